@@ -1,0 +1,136 @@
+import json
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from endpoints.models import Endpoint, EventType
+from flexhooks.ids import new_id
+
+
+def new_event_id() -> str:
+    return new_id("evt")
+
+
+class Event(models.Model):
+    """One emitted event. `body` is the envelope rendered once, sent byte for byte."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
+    account = models.ForeignKey(Account, models.CASCADE, related_name="events")
+    event_type = models.ForeignKey(EventType, models.PROTECT, related_name="events")
+    body = models.TextField(editable=False)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key, outside the unique constraint
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="event_idempotency_key_per_account",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "-id"], name="event_account_newest")]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def envelope(self) -> dict:
+        return json.loads(self.body)
+
+    @property
+    def data_object(self) -> dict:
+        return self.envelope["data"]["object"]
+
+
+class Delivery(models.Model):
+    """One event to one endpoint; PostgreSQL holds its truth, the broker only wakes it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled"
+        MANUAL = "manual"
+
+    event = models.ForeignKey(Event, models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, models.CASCADE, related_name="deliveries")
+    # Copied from the event so tenant-scoped lists need no join.
+    account = models.ForeignKey(Account, models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    # Scheduled retries used since the delivery was created or last retried by hand.
+    retry_step = models.PositiveSmallIntegerField(default=0)
+    next_trigger = models.CharField(max_length=16, choices=Trigger, default=Trigger.SCHEDULED)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the last wake-up message becomes due at a worker; the sweeper publishes again
+    # only if a due delivery's message is long overdue (lost, or the broker was flushed).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error_class = models.CharField(max_length=40, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending_due",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="delivery_sending_lease",
+            ),
+            models.Index(fields=["account", "-id"], name="delivery_account_newest"),
+            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_newest"),
+            models.Index(fields=["status", "-id"], name="delivery_status_newest"),
+            models.Index(fields=["created_at"], name="delivery_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint_id}"
+
+
+class Attempt(models.Model):
+    """One HTTP try of a delivery, recorded whatever happened."""
+
+    delivery = models.ForeignKey(Delivery, models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=16, choices=Delivery.Trigger)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_headers = models.JSONField(default=dict)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    error_class = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        indexes = [
+            models.Index(fields=["delivery", "number"], name="attempt_delivery_number"),
+            models.Index(fields=["started_at"], name="attempt_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response_status is not None and 200 <= self.response_status < 300

@@ -1,0 +1,28 @@
+"""Celery wiring only: each task takes an id and calls a service."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from deliveries.services import deliveries_sweep, delivery_send
+
+
+@shared_task(
+    bind=True,
+    max_retries=None,
+    # The database went away before the claim: try again soon. After the claim, the
+    # lease brings the delivery back through the sweeper.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+)
+def deliver(self, delivery_id: int) -> None:
+    """Make one attempt of a delivery; a short wait for the next one rides on countdown."""
+    countdown = delivery_send(delivery_id=delivery_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
+@shared_task
+def sweep() -> None:
+    """Reclaim lost attempts and wake due deliveries that have no message (beat)."""
+    deliveries_sweep()

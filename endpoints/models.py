@@ -1,0 +1,79 @@
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+from endpoints import crypto
+from endpoints.validators import validate_endpoint_url, validate_headers
+
+
+class EventType(models.Model):
+    """One entry of the event catalogue; the only place event names are listed."""
+
+    name = models.CharField(max_length=100, unique=True)
+    group = models.CharField(max_length=50, db_index=True)
+    object_type = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    schema = models.JSONField(
+        null=True, blank=True, help_text="Optional JSON Schema the event object must match."
+    )
+    example = models.JSONField(null=True, blank=True, help_text="An example object.")
+    archived = models.BooleanField(
+        default=False, help_text="Archived types can no longer be emitted or subscribed to."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["group", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Endpoint(models.Model):
+    account = models.ForeignKey(Account, models.CASCADE, related_name="endpoints")
+    url = models.URLField(max_length=2048, validators=[validate_endpoint_url])
+    description = models.CharField(max_length=500, blank=True)
+    event_types = models.ManyToManyField(
+        EventType, blank=True, related_name="endpoints", help_text="None selected means all."
+    )
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(
+        default=dict, blank=True, validators=[validate_headers], help_text="Custom headers."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "enabled"])]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class EndpointSecret(models.Model):
+    """A signing secret, encrypted at rest. It signs while it has not expired."""
+
+    endpoint = models.ForeignKey(Endpoint, models.CASCADE, related_name="secrets")
+    ciphertext = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Exactly one current (non-expiring) secret per endpoint.
+            models.UniqueConstraint(
+                fields=["endpoint"], condition=Q(expires_at__isnull=True), name="one_current_secret"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"secret of endpoint {self.endpoint_id} from {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.ciphertext)

@@ -1,0 +1,273 @@
+"""Settings for flexhooks.
+
+Every setting comes from the environment and is read here, once. With nothing set the
+embedded default serves (a SQLite file and Celery's filesystem broker under ``var/``), so
+the project runs on a machine with no servers at all. A value that does not parse stops
+start-up with a message that names the variable.
+"""
+
+import ipaddress
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _read(name: str, cast, default):
+    """Read one variable; any parse error names the variable."""
+    try:
+        return cast(name, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} has an invalid value: {exc}") from exc
+
+
+def _database(name: str, default: str) -> dict:
+    url = env.str(name, default=default)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            config = environ.Env.db_url_config(url)
+        except (ValueError, TypeError) as exc:
+            raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
+    if not config.get("ENGINE") or not config.get("NAME"):
+        raise ImproperlyConfigured(
+            f"{name} is not a valid database URL: {url!r} "
+            "(expected e.g. postgres://user:pass@host:5432/name or sqlite:////path/db.sqlite3)"
+        )
+    return config
+
+
+def _retry_schedule(name: str, default: str) -> tuple[int, ...]:
+    raw = env.str(name, default=default)
+    try:
+        delays = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated whole seconds, got {raw!r}"
+        ) from exc
+    if any(delay < 0 for delay in delays):
+        raise ImproperlyConfigured(f"{name} may not contain negative delays, got {raw!r}")
+    return delays
+
+
+def _rate(name: str, default: str) -> str | None:
+    raw = env.str(name, default=default).strip()
+    if raw.lower() in {"off", "none", ""}:
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(f"{name} must look like '100/second' or 'off', got {raw!r}")
+    return raw
+
+
+def _networks(name: str, default):
+    """Comma-separated CIDRs, e.g. "10.1.0.0/16,fd00::/8"."""
+    return tuple(ipaddress.ip_network(cidr.strip()) for cidr in env.list(name, default=default))
+
+
+DEBUG = _read("DEBUG", env.bool, False)
+SECRET_KEY = _read("SECRET_KEY", env.str, "django-insecure-flexhooks-development-key")
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "accounts",
+    "endpoints",
+    "deliveries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "flexhooks.urls"
+WSGI_APPLICATION = "flexhooks.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'flexhooks.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = _read("DATABASE_CONN_MAX_AGE", env.int, 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # WAL lets the web server, worker and beat of `make run` share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _read("LOG_LEVEL", env.str, "INFO")},
+}
+
+# --- Redis-backed cache (throttling) when Redis is configured -------------------------
+CACHE_URL = _read("CACHE_URL", env.str, "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- Celery ----------------------------------------------------------------------------
+CELERY_BROKER_URL = _read("CELERY_BROKER_URL", env.str, "filesystem://")
+if "://" not in CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL is not a broker URL: {CELERY_BROKER_URL!r} "
+        "(expected e.g. redis://127.0.0.1:6379/0, amqp://guest@localhost// or filesystem://)"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "store_processed": False,
+    }
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Longer than any countdown we hand to Celery, so an ETA message is never
+    # redelivered while it still waits in a worker. Long delays live in PostgreSQL.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = _read("CELERY_WORKER_PREFETCH_MULTIPLIER", env.int, 4)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "flexhooks"
+CELERY_TASK_QUEUES = (Queue("flexhooks"), Queue("deliveries"))
+CELERY_TASK_ROUTES = {"deliveries.tasks.deliver": {"queue": "deliveries"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- flexhooks -------------------------------------------------------------------------
+FLEXHOOKS_VERSION = "0.1.0"
+FLEXHOOKS_RETRY_SCHEDULE = _retry_schedule(
+    "FLEXHOOKS_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000"
+)
+FLEXHOOKS_RETRY_JITTER = _read("FLEXHOOKS_RETRY_JITTER", env.float, 0.2)
+FLEXHOOKS_MAX_PAYLOAD_BYTES = _read("FLEXHOOKS_MAX_PAYLOAD_BYTES", env.int, 1024 * 1024)
+FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = _read("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", env.bool, False)
+FLEXHOOKS_ALLOWED_CIDRS = _read("FLEXHOOKS_ALLOWED_CIDRS", _networks, ())
+FLEXHOOKS_HTTPS_ONLY = _read("FLEXHOOKS_HTTPS_ONLY", env.bool, False)
+FLEXHOOKS_API_RATE = _rate("FLEXHOOKS_API_RATE", "100/second")
+FLEXHOOKS_CONNECT_TIMEOUT = _read("FLEXHOOKS_CONNECT_TIMEOUT", env.float, 5.0)
+FLEXHOOKS_REQUEST_DEADLINE = _read("FLEXHOOKS_REQUEST_DEADLINE", env.float, 15.0)
+FLEXHOOKS_RESPONSE_READ_CAP = _read("FLEXHOOKS_RESPONSE_READ_CAP", env.int, 64 * 1024)
+FLEXHOOKS_RESPONSE_STORE_CAP = _read("FLEXHOOKS_RESPONSE_STORE_CAP", env.int, 4 * 1024)
+# A claimed delivery whose worker vanished is reclaimed once its lease runs out; the
+# lease must outlast the request deadline.
+FLEXHOOKS_LEASE_SECONDS = _read(
+    "FLEXHOOKS_LEASE_SECONDS", env.int, int(FLEXHOOKS_REQUEST_DEADLINE) + 45
+)
+# Delays up to this many seconds ride on Celery's countdown; longer ones wait in the
+# database for the sweeper, so nothing long-lived sits in the broker or a worker.
+FLEXHOOKS_MAX_COUNTDOWN = _read("FLEXHOOKS_MAX_COUNTDOWN", env.int, 60)
+# A timeout or a 429 waits at least this long, whatever the schedule says.
+FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float, 60.0)
+FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
+FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
+# A due delivery whose wake-up message was published this long ago without being
+# consumed is published again (the broker lost it, or it was flushed).
+FLEXHOOKS_REDISPATCH_AFTER = _read("FLEXHOOKS_REDISPATCH_AFTER", env.int, 60)
+FLEXHOOKS_SECRET_GRACE_SECONDS = _read("FLEXHOOKS_SECRET_GRACE_SECONDS", env.int, 24 * 3600)
+# Fernet keys (comma-separated, newest first) encrypting endpoint secrets at rest. Unset,
+# a key is derived from SECRET_KEY, which is fine for development only.
+FLEXHOOKS_ENCRYPTION_KEYS = _read("FLEXHOOKS_ENCRYPTION_KEYS", env.list, [])
+
+if FLEXHOOKS_LEASE_SECONDS <= FLEXHOOKS_REQUEST_DEADLINE:
+    raise ImproperlyConfigured("FLEXHOOKS_LEASE_SECONDS must be longer than the request deadline")
+
+CELERY_TASK_TIME_LIMIT = int(FLEXHOOKS_REQUEST_DEADLINE) + 30
+CELERY_TASK_SOFT_TIME_LIMIT = int(FLEXHOOKS_REQUEST_DEADLINE) + 20
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deliveries": {
+        "task": "deliveries.tasks.sweep",
+        "schedule": timedelta(seconds=FLEXHOOKS_SWEEP_INTERVAL),
+        "options": {"expires": FLEXHOOKS_SWEEP_INTERVAL * 2},
+    },
+}
+
+# --- API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": FLEXHOOKS_API_RATE},
+    "EXCEPTION_HANDLER": "flexhooks.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "flexhooks API",
+    "DESCRIPTION": "Webhook endpoints, events and deliveries of one account.",
+    "VERSION": FLEXHOOKS_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+# Bodies over the payload cap are refused with 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = FLEXHOOKS_MAX_PAYLOAD_BYTES + 64 * 1024
