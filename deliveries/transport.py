@@ -178,15 +178,16 @@ def _classify(exc: Exception) -> tuple[str, bool]:
         return "blocked_address", True
     if isinstance(exc, NameResolutionError):
         return "dns", False
+    # NewConnectionError is a ConnectTimeoutError subclass in urllib3 2: test it first.
+    if isinstance(exc, NewConnectionError):
+        refused = isinstance(exc.__context__, ConnectionRefusedError) or "refused" in str(exc)
+        return ("connection_refused" if refused else "connection_error"), False
     if isinstance(exc, ConnectTimeoutError):
         return "connect_timeout", False
     if isinstance(exc, ReadTimeoutError | DeadlineExceededError | TimeoutError):
         return "timeout", False
     if isinstance(exc, SSLError):
         return "tls", False
-    if isinstance(exc, NewConnectionError):
-        refused = isinstance(exc.__context__, ConnectionRefusedError) or "refused" in str(exc)
-        return ("connection_refused" if refused else "connection_error"), False
     if isinstance(exc, ProtocolError | HTTPError | OSError):
         return "connection_error", False
     if isinstance(exc, urllib3.exceptions.LocationValueError | ValueError):

@@ -1,0 +1,71 @@
+"""pytest plugin: run the suite against real PostgreSQL and Redis when they answer.
+
+Loaded with `-p` (see pyproject.toml) so it runs before Django reads its settings. When
+DATABASE_URL / CELERY_BROKER_URL are not set, it points them at the test servers
+(FLEXHOOKS_TEST_DATABASE_URL, FLEXHOOKS_TEST_REDIS_URL; local defaults). If a server does
+not answer, the suite runs on SQLite and an in-memory broker and the tests marked
+`services` are skipped with the reason, or fail when FLEXHOOKS_REQUIRE_SERVICES=1.
+"""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+TEST_DATABASE_URL = os.environ.get(
+    "FLEXHOOKS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flexhooks"
+)
+TEST_REDIS_URL = os.environ.get("FLEXHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("FLEXHOOKS_REQUIRE_SERVICES") == "1"
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _configure() -> list[str]:
+    missing = []
+    if "DATABASE_URL" not in os.environ and _answers(TEST_DATABASE_URL):
+        os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        missing.append(f"PostgreSQL does not answer at {TEST_DATABASE_URL}")
+    if "CELERY_BROKER_URL" not in os.environ:
+        redis_up = _answers(TEST_REDIS_URL)
+        os.environ["CELERY_BROKER_URL"] = TEST_REDIS_URL if redis_up else "memory://"
+    if not os.environ["CELERY_BROKER_URL"].startswith("redis"):
+        missing.append(f"Redis does not answer at {TEST_REDIS_URL}")
+    # The test receivers listen on loopback.
+    os.environ.setdefault("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", "1")
+    return missing
+
+
+MISSING_SERVICES = _configure()
+
+
+def pytest_report_header(config):
+    if not MISSING_SERVICES:
+        return [
+            f"services: PostgreSQL {os.environ['DATABASE_URL']}, Redis "
+            f"{os.environ['CELERY_BROKER_URL']}"
+        ]
+    return [
+        f"services: {reason}; tests marked 'services' are skipped" for reason in MISSING_SERVICES
+    ]
+
+
+def pytest_collection_modifyitems(config, items):
+    if not MISSING_SERVICES:
+        return
+    reason = "; ".join(MISSING_SERVICES)
+    if REQUIRE_SERVICES:
+        raise pytest.UsageError(f"FLEXHOOKS_REQUIRE_SERVICES=1 but {reason}")
+    skip = pytest.mark.skip(reason=f"needs real services: {reason}")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,67 @@
+import importlib
+import time
+
+import pytest
+import redis
+from django.apps import apps as django_apps
+
+from endpoints.models import EventType
+from tests.factories import make_account
+from tests.receiver import Receiver
+from tests.worker import WorkerProcess
+
+_seed = importlib.import_module("endpoints.migrations.0002_seed_event_types").seed
+
+
+@pytest.fixture
+def event_types(db):
+    """The seeded catalogue (a transactional test before this one may have flushed it)."""
+    if not EventType.objects.exists():
+        _seed(django_apps, None)
+    return EventType.objects.all()
+
+
+@pytest.fixture
+def account(event_types):
+    return make_account("acme")[0]
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker(settings):
+    """The real Redis test broker, emptied before and after the test."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def start_worker(tmp_path, broker, transactional_db):
+    """Start real Celery workers (subprocesses); all are stopped after the test."""
+    workers = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(tmp_path, **kwargs).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1, message: str = ""):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting: {message or predicate}")

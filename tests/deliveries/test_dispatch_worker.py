@@ -1,0 +1,144 @@
+"""The dispatch pipeline end to end: real PostgreSQL, Redis, Celery worker and HTTP."""
+
+import json
+import socket
+
+import pytest
+import standardwebhooks
+
+from deliveries.models import Attempt, Delivery
+from deliveries.services import deliveries_retry, event_emit
+from tests.conftest import wait_until
+from tests.factories import make_endpoint
+from tests.receiver import Reply
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+INVOICE = {"lago_id": "inv_1", "number": "INV-1", "total_amount_cents": 1200}
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _settled(event_id: str, count: int = 1):
+    def check():
+        rows = list(Delivery.objects.filter(event_id=event_id))
+        done = [d for d in rows if d.status in (Delivery.Status.SUCCEEDED, Delivery.Status.FAILED)]
+        return rows if len(done) == count else None
+
+    return check
+
+
+def test_it_delivers_a_signed_envelope_that_standardwebhooks_verifies(
+    account, receiver, start_worker
+):
+    endpoint, secret = make_endpoint(account, receiver.url + "/hook", ["invoice.created"])
+    start_worker()
+
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+
+    (delivery,) = wait_until(_settled(result.event.id), message="delivery settled")
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert delivery.attempt_count == 1
+    (request,) = receiver.received("/hook")
+    envelope = json.loads(request.body)
+    assert envelope == {
+        "id": result.event.id,
+        "webhook_type": "invoice.created",
+        "object_type": "invoice",
+        "created_at": result.event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"object": INVOICE},
+    }
+    assert request.body == result.event.body.encode()
+    assert request.headers["webhook-id"] == result.event.id
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("flexhooks/")
+    verified = standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+    assert verified["data"]["object"] == INVOICE
+    (attempt,) = Attempt.objects.filter(delivery=delivery)
+    assert attempt.response_status == 200
+    assert attempt.trigger == "scheduled"
+    assert attempt.request_headers["webhook-signature"] == request.headers["webhook-signature"]
+
+
+def test_it_retries_500s_with_growing_gaps_and_the_same_webhook_id(account, receiver, start_worker):
+    make_endpoint(account, receiver.url + "/flaky")
+    receiver.script.extend([Reply(500), Reply(500), Reply(200)])
+    start_worker(extra_env={"FLEXHOOKS_RETRY_SCHEDULE": "1,2,2", "FLEXHOOKS_RETRY_JITTER": "0"})
+
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+
+    (delivery,) = wait_until(_settled(result.event.id), message="delivery settled")
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    requests = receiver.received("/flaky")
+    assert [r.headers["webhook-id"] for r in requests] == [result.event.id] * 3
+    assert len({r.body for r in requests}) == 1
+    gaps = [b.at - a.at for a, b in zip(requests, requests[1:], strict=False)]
+    assert 0.9 < gaps[0] < gaps[1]
+    statuses = list(delivery.attempts.order_by("number").values_list("number", "response_status"))
+    assert statuses == [(1, 500), (2, 500), (3, 200)]
+
+
+def test_it_records_timeouts_and_refused_connections_and_retries_them(
+    account, receiver, start_worker
+):
+    slow, _ = make_endpoint(account, receiver.url + "/slow")
+    closed, _ = make_endpoint(account, f"http://127.0.0.1:{closed_port()}/refused")
+    receiver.script.append(Reply(200, delay=3))  # longer than the 2 s deadline
+    start_worker()
+
+    result = event_emit(account=account, event_type="customer.created", data={"id": "c1"})
+
+    wait_until(_settled(result.event.id, 2), timeout=40, message="both deliveries settled")
+    slow_attempts = list(Attempt.objects.filter(delivery__endpoint=slow).order_by("number"))
+    assert slow_attempts[0].error_class == "timeout"
+    assert slow_attempts[-1].response_status == 200
+    assert Delivery.objects.get(endpoint=slow).status == Delivery.Status.SUCCEEDED
+    refused = list(Attempt.objects.filter(delivery__endpoint=closed))
+    assert len(refused) == 4  # 1 + the three retries of the schedule
+    assert {a.error_class for a in refused} == {"connection_refused"}
+    assert Delivery.objects.get(endpoint=closed).status == Delivery.Status.FAILED
+
+
+def test_a_410_disables_the_endpoint_and_stops_trying(account, receiver, start_worker):
+    endpoint, _ = make_endpoint(account, receiver.url + "/gone")
+    receiver.default = Reply(410)
+    start_worker()
+
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+
+    (delivery,) = wait_until(_settled(result.event.id), message="delivery settled")
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempt_count == 1
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert "410" in endpoint.disabled_reason
+    assert len(receiver.received()) == 1
+
+
+def test_an_exhausted_schedule_fails_and_a_manual_retry_sends_again(
+    account, receiver, start_worker
+):
+    make_endpoint(account, receiver.url + "/down")
+    receiver.default = Reply(503)
+    start_worker()
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+    (delivery,) = wait_until(_settled(result.event.id), message="delivery failed")
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempt_count == 4
+
+    receiver.default = Reply(200)
+    outcome = deliveries_retry(delivery_ids=[delivery.pk])
+
+    assert outcome.queued == 1
+    wait_until(
+        lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SUCCEEDED,
+        message="manual retry succeeded",
+    )
+    last = delivery.attempts.order_by("-number").first()
+    assert (last.number, last.trigger, last.response_status) == (5, "manual", 200)
+    assert {r.headers["webhook-id"] for r in receiver.received()} == {result.event.id}
