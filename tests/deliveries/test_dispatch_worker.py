@@ -1,5 +1,6 @@
 """The dispatch pipeline end to end: real PostgreSQL, Redis, Celery worker and HTTP."""
 
+import itertools
 import json
 import socket
 
@@ -36,7 +37,7 @@ def _settled(event_id: str, count: int = 1):
 def test_it_delivers_a_signed_envelope_that_standardwebhooks_verifies(
     account, receiver, start_worker
 ):
-    endpoint, secret = make_endpoint(account, receiver.url + "/hook", ["invoice.created"])
+    _endpoint, secret = make_endpoint(account, receiver.url + "/hook", ["invoice.created"])
     start_worker()
 
     result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
@@ -77,7 +78,7 @@ def test_it_retries_500s_with_growing_gaps_and_the_same_webhook_id(account, rece
     requests = receiver.received("/flaky")
     assert [r.headers["webhook-id"] for r in requests] == [result.event.id] * 3
     assert len({r.body for r in requests}) == 1
-    gaps = [b.at - a.at for a, b in zip(requests, requests[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
     assert 0.9 < gaps[0] < gaps[1]
     statuses = list(delivery.attempts.order_by("number").values_list("number", "response_status"))
     assert statuses == [(1, 500), (2, 500), (3, 200)]
