@@ -394,6 +394,12 @@ def delivery_retry(*, delivery: Delivery) -> RetryResult:
     return deliveries_retry(delivery_ids=[delivery.pk])
 
 
+def event_retry_failed(*, event: Event) -> RetryResult:
+    """Queue every failed delivery of one event."""
+    failed = event.deliveries.filter(status=Status.FAILED).values_list("pk", flat=True)
+    return deliveries_retry(delivery_ids=failed)
+
+
 def endpoint_recover(
     *, endpoint: Endpoint, since: datetime, until: datetime | None = None
 ) -> RetryResult:

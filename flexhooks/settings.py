@@ -68,12 +68,21 @@ def _rate(name: str, default: str) -> str | None:
     return raw
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
 def _networks(name: str, default):
     """Comma-separated CIDRs, e.g. "10.1.0.0/16,fd00::/8"."""
     return tuple(ipaddress.ip_network(cidr.strip()) for cidr in env.list(name, default=default))
 
 
-DEBUG = _read("DEBUG", env.bool, False)
+DEBUG = _read("DEBUG", _bool, False)
 SECRET_KEY = _read("SECRET_KEY", env.str, "django-insecure-flexhooks-development-key")
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
@@ -209,9 +218,9 @@ FLEXHOOKS_RETRY_SCHEDULE = _retry_schedule(
 )
 FLEXHOOKS_RETRY_JITTER = _read("FLEXHOOKS_RETRY_JITTER", env.float, 0.2)
 FLEXHOOKS_MAX_PAYLOAD_BYTES = _read("FLEXHOOKS_MAX_PAYLOAD_BYTES", env.int, 1024 * 1024)
-FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = _read("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", env.bool, False)
+FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = _read("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", _bool, False)
 FLEXHOOKS_ALLOWED_CIDRS = _read("FLEXHOOKS_ALLOWED_CIDRS", _networks, ())
-FLEXHOOKS_HTTPS_ONLY = _read("FLEXHOOKS_HTTPS_ONLY", env.bool, False)
+FLEXHOOKS_HTTPS_ONLY = _read("FLEXHOOKS_HTTPS_ONLY", _bool, False)
 FLEXHOOKS_API_RATE = _rate("FLEXHOOKS_API_RATE", "100/second")
 FLEXHOOKS_CONNECT_TIMEOUT = _read("FLEXHOOKS_CONNECT_TIMEOUT", env.float, 5.0)
 FLEXHOOKS_REQUEST_DEADLINE = _read("FLEXHOOKS_REQUEST_DEADLINE", env.float, 15.0)

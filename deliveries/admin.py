@@ -1,0 +1,338 @@
+import json
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince, timeuntil
+
+from deliveries import selectors
+from deliveries.models import Delivery, Event
+from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
+from flexhooks.admin_tools import CappedCountPaginator, object_action_urls, redirect_back
+
+STATUS_COLOURS = {
+    "pending": "#b7791f",
+    "sending": "#2b6cb0",
+    "succeeded": "#2f855a",
+    "failed": "#c53030",
+}
+
+
+def status_badge(status: str) -> str:
+    return format_html(
+        '<span class="fh-badge" style="background:{}">{}</span>',
+        STATUS_COLOURS.get(status, "#4a5568"),
+        status,
+    )
+
+
+def retry_message(result: RetryResult) -> str:
+    text = f"Queued {result.queued} deliver{'y' if result.queued == 1 else 'ies'} for retry."
+    if result.skipped:
+        reasons = ", ".join(f"{n} because {why}" for why, n in result.skipped.items())
+        text += f" Skipped {sum(result.skipped.values())}: {reasons}."
+    return text
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "last outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("2xx", "2xx"),
+            ("3xx", "3xx"),
+            ("4xx", "4xx"),
+            ("5xx", "5xx"),
+            ("timeout", "timeout"),
+            ("connection", "connection error"),
+            ("blocked", "blocked address"),
+        ]
+
+    def queryset(self, request, queryset):
+        condition = selectors.OUTCOME_FILTERS.get(self.value())
+        return queryset.filter(condition) if condition is not None else queryset
+
+
+class CreatedFilter(admin.SimpleListFilter):
+    """A date range without date_hierarchy's DISTINCT over the whole table."""
+
+    title = "created"
+    parameter_name = "created"
+    RANGES = {
+        "1h": timedelta(hours=1),
+        "24h": timedelta(days=1),
+        "7d": timedelta(days=7),
+        "30d": timedelta(days=30),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1h", "last hour"),
+            ("24h", "last 24 hours"),
+            ("7d", "last 7 days"),
+            ("30d", "last 30 days"),
+            ("older", "older than 30 days"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "older":
+            return queryset.filter(created_at__lt=timezone.now() - self.RANGES["30d"])
+        if self.value() in self.RANGES:
+            return queryset.filter(created_at__gte=timezone.now() - self.RANGES[self.value()])
+        return queryset
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created",
+        "event_type",
+        "event_link",
+        "account",
+        "endpoint_url",
+        "status_badge",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt",
+        "retry_button",
+    ]
+    list_display_links = ["created"]
+    list_filter = [
+        "status",
+        OutcomeFilter,
+        CreatedFilter,
+        "event__event_type",
+        "account",
+        "endpoint",
+    ]
+    list_select_related = ["event__event_type", "endpoint", "account"]
+    search_fields = ["=event__id", "endpoint__url", "=account__name"]
+    ordering = ["-id"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    actions = ["retry_selected"]
+    change_form_template = "admin/deliveries/delivery/change_form.html"
+    readonly_fields = [
+        "event",
+        "endpoint",
+        "account",
+        "status",
+        "attempt_count",
+        "retry_step",
+        "next_trigger",
+        "next_attempt_at",
+        "dispatched_at",
+        "lease_expires_at",
+        "last_status_code",
+        "last_error_class",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="created", ordering="-id")
+    def created(self, obj):
+        return format_html(
+            '<span title="{}">{} ago</span>', obj.created_at.isoformat(), timesince(obj.created_at)
+        )
+
+    @admin.display(description="event type")
+    def event_type(self, obj):
+        return obj.event.event_type.name
+
+    @admin.display(description="event")
+    def event_link(self, obj):
+        url = reverse("admin:deliveries_event_change", args=[obj.event_id])
+        return format_html('<a href="{}"><code>{}</code></a>', url, obj.event_id)
+
+    @admin.display(description="endpoint")
+    def endpoint_url(self, obj):
+        url = reverse("admin:endpoints_endpoint_change", args=[obj.endpoint_id])
+        return format_html('<a href="{}">{}</a>', url, obj.endpoint.url[:60])
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return status_badge(obj.status)
+
+    @admin.display(description="next attempt")
+    def next_attempt(self, obj):
+        if obj.status != Delivery.Status.PENDING or obj.next_attempt_at is None:
+            return "—"
+        if obj.next_attempt_at <= timezone.now():
+            return "due now"
+        return f"in {timeuntil(obj.next_attempt_at)}"
+
+    @admin.display(description="")
+    def retry_button(self, obj):
+        if obj.status == Delivery.Status.SENDING:
+            return ""
+        url = reverse("admin:deliveries_delivery_retry", args=[obj.pk])
+        # Submits the changelist's own form (and so its CSRF token) to the retry URL.
+        return format_html(
+            '<button type="submit" class="button fh-row-retry" formaction="{}" '
+            'formmethod="post" name="_retry" value="{}">Retry</button>',
+            url,
+            obj.pk,
+        )
+
+    @admin.action(description="Retry selected deliveries")
+    def retry_selected(self, request, queryset):
+        result = deliveries_retry(delivery_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, retry_message(result), messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="deliveries_delivery_overview",
+            ),
+            *object_action_urls(self, {"retry": "retry_view"}),
+            *super().get_urls(),
+        ]
+
+    def retry_view(self, request, delivery):
+        result = deliveries_retry(delivery_ids=[delivery.pk])
+        level = messages.SUCCESS if result.queued else messages.WARNING
+        self.message_user(request, retry_message(result), level)
+        return redirect_back(request, delivery)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        delivery = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if delivery is not None:
+            attempts = list(delivery.attempts.order_by("number"))
+            extra_context.update(
+                envelope=json.dumps(delivery.event.envelope, indent=2, ensure_ascii=False),
+                attempts=attempts,
+                last_request_headers=attempts[-1].request_headers if attempts else None,
+                status_badge=status_badge(delivery.status),
+                now=timezone.now(),
+                show_save=False,
+                show_save_and_continue=False,
+                show_save_and_add_another=False,
+                show_delete=False,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def overview_view(self, request):
+        overview = selectors.delivery_overview()
+        hours = selectors.hourly_outcomes()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delivery overview",
+            "opts": self.model._meta,
+            "overview": overview,
+            "failing": selectors.endpoints_failing_most(),
+            "chart": _hourly_chart(hours),
+            "status_colours": STATUS_COLOURS,
+        }
+        return TemplateResponse(request, "admin/deliveries/overview.html", context)
+
+
+def _hourly_chart(hours: list[dict], width: int = 720, height: int = 180) -> dict:
+    """Stacked bars per hour, as coordinates for a server-rendered SVG."""
+    order = ["succeeded", "failed", "pending", "sending"]
+    peak = max((sum(h[s] for s in order) for h in hours), default=0) or 1
+    slot = width / max(len(hours), 1)
+    bars = []
+    for index, hour in enumerate(hours):
+        y = height
+        for status in order:
+            h = hour[status] / peak * (height - 10)
+            if h:
+                y -= h
+                bars.append(
+                    {
+                        "x": round(index * slot + 1, 1),
+                        "y": round(y, 1),
+                        "w": round(slot - 2, 1),
+                        "h": round(h, 1),
+                        "colour": STATUS_COLOURS[status],
+                        "title": f"{hour['hour']:%H:00} {status}: {hour[status]}",
+                    }
+                )
+    labels = [
+        {"x": round(i * slot + slot / 2, 1), "text": f"{h['hour']:%H}"}
+        for i, h in enumerate(hours)
+        if i % 3 == 0
+    ]
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["endpoint", "status", "attempt_count", "last_status_code", "next_attempt_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["id", "event_type", "account", "created_at", "idempotency_key"]
+    list_filter = ["event_type", "account"]
+    list_select_related = ["event_type", "account"]
+    search_fields = ["=id", "=idempotency_key"]
+    ordering = ["-id"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    readonly_fields = [
+        "id",
+        "account",
+        "event_type",
+        "created_at",
+        "idempotency_key",
+        "pretty_object",
+    ]
+    fields = readonly_fields
+    inlines = [DeliveryInline]
+    change_form_template = "admin/deliveries/event/change_form.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="object")
+    def pretty_object(self, obj):
+        return format_html(
+            "<pre class='fh-json'>{}</pre>",
+            json.dumps(obj.data_object, indent=2, ensure_ascii=False),
+        )
+
+    def get_urls(self):
+        return [
+            *object_action_urls(self, {"retry-failed": "retry_failed_view"}),
+            *super().get_urls(),
+        ]
+
+    def retry_failed_view(self, request, event):
+        result = event_retry_failed(event=event)
+        self.message_user(request, retry_message(result), messages.SUCCESS)
+        return redirect_back(request, event)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        event = self.get_object(request, object_id)
+        if event is not None:
+            extra_context["failed_count"] = event.deliveries.filter(status="failed").count()
+        return super().change_view(request, object_id, form_url, extra_context)

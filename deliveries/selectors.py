@@ -1,0 +1,126 @@
+"""Reads for the dashboard and the API: statistics, backlog, per-endpoint health."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from deliveries.models import Delivery
+
+Status = Delivery.Status
+
+# Outcome classes for filtering by what the last attempt gave.
+OUTCOME_FILTERS = {
+    "2xx": Q(last_status_code__gte=200, last_status_code__lt=300),
+    "3xx": Q(last_status_code__gte=300, last_status_code__lt=400),
+    "4xx": Q(last_status_code__gte=400, last_status_code__lt=500),
+    "5xx": Q(last_status_code__gte=500),
+    "timeout": Q(last_error_class__in=["timeout", "connect_timeout"]),
+    "connection": Q(last_error_class__in=["connection_refused", "connection_error", "dns", "tls"]),
+    "blocked": Q(last_error_class="blocked_address"),
+}
+
+
+@dataclass(frozen=True)
+class Overview:
+    since: datetime
+    by_status: dict[str, int]
+    total: int
+    success_rate: float | None
+    due: int
+    overdue: int
+    oldest_due_seconds: float | None
+
+
+def delivery_overview(*, hours: int = 24, overdue_after: int = 60) -> Overview:
+    """Deliveries of the last `hours` by status, and the backlog (due, and overdue by more
+    than `overdue_after` seconds)."""
+    now = timezone.now()
+    since = now - timedelta(hours=hours)
+    rows = (
+        Delivery.objects.filter(created_at__gte=since)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_status = {status: 0 for status in Status.values}
+    by_status.update({row["status"]: row["n"] for row in rows})
+    total = sum(by_status.values())
+    finished = by_status[Status.SUCCEEDED] + by_status[Status.FAILED]
+    due = Delivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
+    oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return Overview(
+        since=since,
+        by_status=by_status,
+        total=total,
+        success_rate=by_status[Status.SUCCEEDED] / finished if finished else None,
+        due=due.count(),
+        overdue=due.filter(next_attempt_at__lt=now - timedelta(seconds=overdue_after)).count(),
+        oldest_due_seconds=(now - oldest).total_seconds() if oldest else None,
+    )
+
+
+def endpoints_failing_most(*, hours: int = 24, limit: int = 10) -> list[dict]:
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        Delivery.objects.filter(created_at__gte=since)
+        .values("endpoint_id", "endpoint__url", "account__name")
+        .annotate(
+            failed=Count("id", filter=Q(status=Status.FAILED)),
+            retrying=Count("id", filter=Q(status=Status.PENDING, attempt_count__gt=0)),
+            total=Count("id"),
+        )
+        .filter(Q(failed__gt=0) | Q(retrying__gt=0))
+        .order_by("-failed", "-retrying")[:limit]
+    )
+
+
+def hourly_outcomes(*, hours: int = 24) -> list[dict]:
+    """Deliveries created per hour over the last `hours`, by status, oldest hour first."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=hours - 1)
+    rows = (
+        Delivery.objects.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    buckets = {start + timedelta(hours=i): dict.fromkeys(Status.values, 0) for i in range(hours)}
+    for row in rows:
+        if row["hour"] in buckets:
+            buckets[row["hour"]][row["status"]] = row["n"]
+    return [{"hour": hour, **counts} for hour, counts in buckets.items()]
+
+
+def endpoints_with_health(queryset: QuerySet, *, hours: int = 24) -> QuerySet:
+    """Annotate endpoints with their last-24-hours counts and their last delivery.
+
+    Correlated subqueries, so the database computes them only for the rows of the page.
+    """
+    since = timezone.now() - timedelta(hours=hours)
+    recent = Delivery.objects.filter(endpoint=OuterRef("pk"), created_at__gte=since).order_by()
+    last = Delivery.objects.filter(endpoint=OuterRef("pk")).order_by("-id")
+
+    def count(extra: Q | None = None) -> Subquery:
+        return Subquery(
+            (recent.filter(extra) if extra else recent)
+            .values("endpoint")
+            .annotate(n=Count("id"))
+            .values("n")[:1]
+        )
+
+    return queryset.annotate(
+        recent_total=count(),
+        recent_succeeded=count(Q(status=Status.SUCCEEDED)),
+        recent_failed=count(Q(status=Status.FAILED)),
+        last_status=Subquery(last.values("status")[:1]),
+        last_at=Subquery(last.values("updated_at")[:1]),
+    )
+
+
+def success_rate(succeeded: int | None, failed: int | None) -> float | None:
+    finished = (succeeded or 0) + (failed or 0)
+    return (succeeded or 0) / finished if finished else None

@@ -1,0 +1,61 @@
+"""Small pieces the admin modules share: POST-only object views, bounded counting."""
+
+import functools
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows, so a page of a table of millions never runs a full COUNT(*).
+
+    Past the cap the changelist shows CAP results and its last page links stop there;
+    filters and search narrow the list below it.
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP].count()
+
+
+def object_action_urls(model_admin: admin.ModelAdmin, actions: dict[str, str]) -> list:
+    """URLs `<pk>/<name>/` for POST-only actions on one object, named
+    `<app>_<model>_<name>`; each handler is `handler(request, obj)` returning a response."""
+    opts = model_admin.model._meta
+    urls = []
+    for name, method in actions.items():
+        handler = getattr(model_admin, method)
+
+        @functools.wraps(handler)
+        def view(request, object_id, _handler=handler):
+            obj = get_object_or_404(model_admin.get_queryset(request), pk=object_id)
+            if not model_admin.has_change_permission(request, obj):
+                raise PermissionDenied
+            return _handler(request, obj)
+
+        urls.append(
+            path(
+                f"<path:object_id>/{name}/",
+                model_admin.admin_site.admin_view(require_POST(view)),
+                name=f"{opts.app_label}_{opts.model_name}_{name}",
+            )
+        )
+    return urls
+
+
+def redirect_back(request, obj) -> HttpResponseRedirect:
+    """Back to where the button was (a safe `next`), else to the object's page."""
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        opts = obj._meta
+        target = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return HttpResponseRedirect(target)

@@ -1,0 +1,122 @@
+"""delivery_send in-process against a real local receiver: the record of each outcome."""
+
+from datetime import timedelta
+
+import pytest
+import standardwebhooks
+from django.utils import timezone
+
+from deliveries.models import Attempt, Delivery
+from deliveries.services import deliveries_retry, deliveries_sweep, delivery_send, event_emit
+from endpoints.services import endpoint_rotate_secret
+from tests.factories import make_endpoint
+from tests.receiver import Reply
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def delivery(account, receiver):
+    make_endpoint(account, receiver.url + "/in", headers={"X-Tenant": "acme", "X-Api-Key": "k1"})
+    event_emit(account=account, event_type="invoice.created", data={"id": "inv_1"})
+    return Delivery.objects.get()
+
+
+def test_a_2xx_succeeds_and_custom_headers_are_sent(delivery, receiver):
+    assert delivery_send(delivery_id=delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded" and delivery.last_status_code == 200
+    (request,) = receiver.received()
+    assert request.headers["x-tenant"] == "acme"
+    attempt = Attempt.objects.get()
+    assert attempt.request_headers["X-Api-Key"] == "[redacted]"
+
+
+def test_a_second_message_for_the_same_delivery_does_nothing(delivery, receiver):
+    delivery_send(delivery_id=delivery.pk)
+    assert delivery_send(delivery_id=delivery.pk) is None
+    assert len(receiver.received()) == 1 and Attempt.objects.count() == 1
+
+
+def test_a_5xx_goes_back_to_pending_with_a_short_countdown(delivery, receiver, settings):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (10, 600)
+    settings.FLEXHOOKS_RETRY_JITTER = 0.2
+    receiver.default = Reply(502)
+    countdown = delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert 8 <= countdown <= 12
+    assert delivery.status == "pending" and delivery.retry_step == 1
+    assert delivery.dispatched_at == delivery.next_attempt_at
+
+
+def test_a_long_delay_is_left_to_the_sweeper(delivery, receiver, settings):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (3600,)
+    receiver.default = Reply(500)
+    assert delivery_send(delivery_id=delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.dispatched_at is None
+    assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=45)
+    assert deliveries_sweep().redispatched == 0  # not due yet
+
+
+def test_retry_after_on_429_is_honoured(delivery, receiver, settings):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (1,)
+    settings.FLEXHOOKS_MIN_DELAY_WHEN_SLOW = 0
+    receiver.default = Reply(429, headers={"Retry-After": "120"})
+    delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    assert 110 < wait <= 120
+
+
+def test_a_redirect_is_recorded_and_not_followed(delivery, receiver):
+    receiver.default = Reply(302, headers={"Location": receiver.url + "/elsewhere"})
+    delivery_send(delivery_id=delivery.pk)
+    assert [r.path for r in receiver.received()] == ["/in"]
+    attempt = Attempt.objects.get()
+    assert attempt.response_status == 302
+    assert Delivery.objects.get().status == "pending"
+
+
+def test_a_large_response_body_is_stored_truncated(delivery, receiver, settings):
+    settings.FLEXHOOKS_RESPONSE_STORE_CAP = 100
+    receiver.default = Reply(200, body=b"x" * 100_000)
+    delivery_send(delivery_id=delivery.pk)
+    assert len(Attempt.objects.get().response_body) == 100
+    assert Delivery.objects.get().status == "succeeded"
+
+
+def test_during_a_rotation_both_secrets_sign_and_after_it_only_the_new(delivery, receiver):
+    endpoint = delivery.endpoint
+    old_secret = endpoint.secrets.get().secret
+    new_secret = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=3600)
+    delivery_send(delivery_id=delivery.pk)
+    request = receiver.received()[-1]
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old_secret, new_secret):
+        standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+
+    endpoint.secrets.exclude(expires_at__isnull=True).update(expires_at=timezone.now())
+    deliveries_retry(delivery_ids=[delivery.pk])
+    delivery_send(delivery_id=delivery.pk)
+    request = receiver.received()[-1]
+    standardwebhooks.Webhook(new_secret).verify(request.body, request.headers)
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(old_secret).verify(request.body, request.headers)
+
+
+def test_the_sweeper_reclaims_an_expired_lease_and_records_the_lost_attempt(delivery):
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status="sending", attempt_count=1, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert deliveries_sweep().reclaimed == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.lease_expires_at is None
+    assert Attempt.objects.get().error_class == "worker_lost"
+
+
+def test_retry_skips_in_flight_deliveries_and_says_why(delivery):
+    Delivery.objects.filter(pk=delivery.pk).update(status="sending")
+    result = deliveries_retry(delivery_ids=[delivery.pk])
+    assert result.queued == 0
+    assert result.skipped == {"an attempt is in flight": 1}
