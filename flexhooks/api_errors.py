@@ -3,6 +3,7 @@
 {"error": {"code": "invalid", "message": "…", "fields": {"url": ["…"]}}}
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,7 +18,7 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "message_dict") else {"non_field_errors": exc.messages}
         )
         exc = exceptions.ValidationError(detail)
-    if isinstance(exc, PayloadTooLargeError):
+    if isinstance(exc, PayloadTooLargeError | RequestDataTooBig):
         return _error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
