@@ -65,9 +65,7 @@ class DeliveryViewSet(
         return s.DeliveryDetailSerializer if self.action == "retrieve" else s.DeliverySerializer
 
     def get_queryset(self):
-        queryset = Delivery.objects.filter(account=self.account).select_related(
-            "event__event_type"
-        )
+        queryset = Delivery.objects.filter(account=self.account).select_related("event__event_type")
         if self.action == "retrieve":
             return queryset.prefetch_related("attempts")
         if self.action != "list":

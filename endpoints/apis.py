@@ -111,4 +111,3 @@ class EndpointViewSet(
             {"queued": result.queued, "skipped": dict(result.skipped)},
             status=status.HTTP_202_ACCEPTED,
         )
-
