@@ -97,7 +97,8 @@ class Delivery(models.Model):
                 name="delivery_sending_lease",
             ),
             models.Index(fields=["account", "-id"], name="delivery_account_newest"),
-            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_newest"),
+            # Per-endpoint history and health: recent deliveries, counts over the last 24 h.
+            models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["status", "-id"], name="delivery_status_newest"),
             models.Index(fields=["created_at"], name="delivery_created"),
         ]

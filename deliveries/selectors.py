@@ -102,7 +102,7 @@ def endpoints_with_health(queryset: QuerySet, *, hours: int = 24) -> QuerySet:
     """
     since = timezone.now() - timedelta(hours=hours)
     recent = Delivery.objects.filter(endpoint=OuterRef("pk"), created_at__gte=since).order_by()
-    last = Delivery.objects.filter(endpoint=OuterRef("pk")).order_by("-id")
+    last = Delivery.objects.filter(endpoint=OuterRef("pk")).order_by("-created_at")
 
     def count(extra: Q | None = None) -> Subquery:
         return Subquery(

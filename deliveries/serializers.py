@@ -44,17 +44,37 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Delivery
-        fields = ["id", "event_id", "event_type", "endpoint_id", "status", "attempt_count",
-                  "next_attempt_at", "last_status_code", "last_error_class", "last_error",
-                  "created_at", "updated_at"]  # fmt: skip
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "endpoint_id",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error_class",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
-        fields = ["number", "trigger", "started_at", "duration_ms", "request_headers",
-                  "response_status", "response_headers", "response_body", "error_class",
-                  "error_message"]  # fmt: skip
+        fields = [
+            "number",
+            "trigger",
+            "started_at",
+            "duration_ms",
+            "request_headers",
+            "response_status",
+            "response_headers",
+            "response_body",
+            "error_class",
+            "error_message",
+        ]
 
 
 class DeliveryDetailSerializer(DeliverySerializer):

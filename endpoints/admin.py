@@ -227,7 +227,9 @@ class EndpointAdmin(admin.ModelAdmin):
                 event_type_names=EventType.objects.filter(archived=False).values_list(
                     "name", flat=True
                 ),
-                recent=endpoint.deliveries.select_related("event__event_type").order_by("-id")[:20],
+                recent=endpoint.deliveries.select_related("event__event_type").order_by(
+                    "-created_at"
+                )[:20],
                 expiries=endpoint_secret_expiries(endpoint=endpoint),
                 recover_since=since.strftime("%Y-%m-%d %H:%M:%S"),
             )

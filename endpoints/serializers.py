@@ -17,8 +17,18 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Endpoint
-        fields = ["id", "url", "description", "event_types", "enabled", "disabled_reason",
-                  "disabled_at", "headers", "created_at", "updated_at"]  # fmt: skip
+        fields = [
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "enabled",
+            "disabled_reason",
+            "disabled_at",
+            "headers",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_event_types(self, obj) -> list[str]:
         return sorted(et.name for et in obj.event_types.all())

@@ -149,9 +149,10 @@ def test_recover_since_queues_only_failed_deliveries_after_the_date(
     )
     since = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     response = admin_client.post(
-        reverse("admin:endpoints_endpoint_recover", args=[endpoint.pk]), {"since": since},
+        reverse("admin:endpoints_endpoint_recover", args=[endpoint.pk]),
+        {"since": since},
         follow=True,
-    )  # fmt: skip
+    )
     assert b"Queued 1 delivery" in response.content
     assert Delivery.objects.get(pk=failed.pk).status == "pending"
     assert Delivery.objects.get(pk=old.pk).status == "failed"
@@ -166,9 +167,13 @@ def test_retry_all_failed_of_an_event(admin_client, account, failed):
 def test_creating_an_endpoint_in_the_admin_generates_an_encrypted_secret(admin_client, account):
     response = admin_client.post(
         reverse("admin:endpoints_endpoint_add"),
-        {"account": account.pk, "url": "https://new.example.com/h", "description": "",
-         "headers": "{}"},
-    )  # fmt: skip
+        {
+            "account": account.pk,
+            "url": "https://new.example.com/h",
+            "description": "",
+            "headers": "{}",
+        },
+    )
     assert response.status_code == 302
     endpoint = Endpoint.objects.get(url="https://new.example.com/h")
     assert endpoint.secrets.get().secret.startswith("whsec_")
@@ -224,8 +229,13 @@ def test_the_endpoint_changelist_query_count_does_not_grow(
 
 def test_delivery_filters_and_search(admin_client, failed):
     url = reverse("admin:deliveries_delivery_changelist")
-    for query in ("status__exact=failed", "outcome=5xx", "created=24h", f"q={failed.event_id}",
-                  "q=hooks.example.com"):  # fmt: skip
+    for query in (
+        "status__exact=failed",
+        "outcome=5xx",
+        "created=24h",
+        f"q={failed.event_id}",
+        "q=hooks.example.com",
+    ):
         response = admin_client.get(f"{url}?{query}")
         assert [d.pk for d in response.context["cl"].result_list] == [failed.pk], query
     response = admin_client.get(f"{url}?outcome=timeout")

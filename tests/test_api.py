@@ -49,8 +49,12 @@ def b_objects(tenant_b):
 
 
 def _counts():
-    return (Endpoint.objects.count(), Event.objects.count(), Delivery.objects.count(),
-            EndpointSecret.objects.count())  # fmt: skip
+    return (
+        Endpoint.objects.count(),
+        Event.objects.count(),
+        Delivery.objects.count(),
+        EndpointSecret.objects.count(),
+    )
 
 
 # --- authentication ---------------------------------------------------------------------
@@ -93,10 +97,14 @@ def test_the_catalogue(api):
 def test_endpoint_lifecycle(api):
     created = api.post(
         "/api/v1/endpoints",
-        {"url": "https://hooks.example.com/in", "event_types": ["invoice.created"],
-         "headers": {"X-Team": "billing"}, "description": "prod"},
+        {
+            "url": "https://hooks.example.com/in",
+            "event_types": ["invoice.created"],
+            "headers": {"X-Team": "billing"},
+            "description": "prod",
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["secret"].startswith("whsec_") and body["event_types"] == ["invoice.created"]
@@ -214,9 +222,10 @@ def test_retry_and_recover_queue_deliveries(api, tenant_a):
 def test_send_a_test_event(api, tenant_a):
     endpoint, _ = make_endpoint(tenant_a[0], event_types=["wallet.created"])
     response = api.post(
-        f"/api/v1/endpoints/{endpoint.pk}/test", {"event_type": "credit_note.created"},
+        f"/api/v1/endpoints/{endpoint.pk}/test",
+        {"event_type": "credit_note.created"},
         format="json",
-    )  # fmt: skip
+    )
     assert response.status_code == 202
     event = Event.objects.get(pk=response.json()["id"])
     assert event.data_object["number"] == "HOO-2026-0042-CN1"
@@ -262,13 +271,19 @@ def test_another_accounts_objects_are_404_and_never_listed(api, b_objects):
         ("/api/v1/events", {"event_type": "invoice.created", "object": {}, "extra": 1}, "extra"),
         ("/api/v1/endpoints", {"url": "ftp://example.com/x"}, "url"),
         ("/api/v1/endpoints", {"url": "not a url"}, "url"),
-        ("/api/v1/endpoints", {"url": "https://x.example.com", "event_types": ["nope.x"]},
-         "event_types"),
-        ("/api/v1/endpoints", {"url": "https://x.example.com", "headers": {"webhook-id": "1"}},
-         "headers"),
+        (
+            "/api/v1/endpoints",
+            {"url": "https://x.example.com", "event_types": ["nope.x"]},
+            "event_types",
+        ),
+        (
+            "/api/v1/endpoints",
+            {"url": "https://x.example.com", "headers": {"webhook-id": "1"}},
+            "headers",
+        ),
         ("/api/v1/endpoints", {"url": "https://x.example.com", "headers": "x"}, "headers"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api, tenant_a, url, body, field):
     make_endpoint(tenant_a[0])
     before = _counts()
@@ -332,8 +347,13 @@ def test_the_openapi_schema_is_valid_and_describes_every_route(client):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
     schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     paths = set(schema["paths"])
-    for expected in ("/api/v1/endpoints", "/api/v1/endpoints/{id}/rotate-secret",
-                     "/api/v1/endpoints/{id}/recover", "/api/v1/events",
-                     "/api/v1/deliveries/{id}/retry", "/api/v1/event-types"):  # fmt: skip
+    for expected in (
+        "/api/v1/endpoints",
+        "/api/v1/endpoints/{id}/rotate-secret",
+        "/api/v1/endpoints/{id}/recover",
+        "/api/v1/events",
+        "/api/v1/deliveries/{id}/retry",
+        "/api/v1/event-types",
+    ):
         assert any(p.rstrip("/") == expected for p in paths), (expected, paths)
     assert client.get("/api/v1/docs/").status_code == 200

@@ -6,19 +6,38 @@ from endpoints.models import EventType
 pytestmark = pytest.mark.django_db
 
 SEEDED = {
-    "billable_metric.created", "billable_metric.updated", "billable_metric.archived",
-    "customer.created", "customer.updated", "customer.payment_provider_created",
-    "customer.payment_provider_error", "customer.checkout_url_generated",
-    "subscription.started", "subscription.terminated", "subscription.trial_ended",
+    "billable_metric.created",
+    "billable_metric.updated",
+    "billable_metric.archived",
+    "customer.created",
+    "customer.updated",
+    "customer.payment_provider_created",
+    "customer.payment_provider_error",
+    "customer.checkout_url_generated",
+    "subscription.started",
+    "subscription.terminated",
+    "subscription.trial_ended",
     "subscription.usage_threshold_reached",
-    "invoice.drafted", "invoice.created", "invoice.one_off_created", "invoice.generated",
-    "invoice.payment_status_updated", "invoice.payment_failure", "invoice.payment_overdue",
+    "invoice.drafted",
+    "invoice.created",
+    "invoice.one_off_created",
+    "invoice.generated",
+    "invoice.payment_status_updated",
+    "invoice.payment_failure",
+    "invoice.payment_overdue",
     "invoice.voided",
-    "wallet.created", "wallet.updated", "wallet.terminated", "wallet.depleted_ongoing_balance",
-    "wallet_transaction.updated", "wallet_transaction.payment_failure",
-    "credit_note.created", "credit_note.generated", "credit_note.refund_failure",
-    "fee.created", "events.errors",
-}  # fmt: skip
+    "wallet.created",
+    "wallet.updated",
+    "wallet.terminated",
+    "wallet.depleted_ongoing_balance",
+    "wallet_transaction.updated",
+    "wallet_transaction.payment_failure",
+    "credit_note.created",
+    "credit_note.generated",
+    "credit_note.refund_failure",
+    "fee.created",
+    "events.errors",
+}
 
 
 def test_the_migration_seeds_exactly_the_31_types(event_types):
@@ -45,7 +64,13 @@ def test_an_invoice_example_looks_like_an_invoice(event_types):
 def test_groups_match_the_catalogue(event_types):
     groups = dict(EventType.objects.values_list("group").annotate().values_list("group", "name"))
     assert set(groups) == {
-        "billable_metric", "customer", "subscription", "invoice", "wallet", "credit_note",
-        "fee", "events",
-    }  # fmt: skip
+        "billable_metric",
+        "customer",
+        "subscription",
+        "invoice",
+        "wallet",
+        "credit_note",
+        "fee",
+        "events",
+    }
     assert connection.vendor in {"postgresql", "sqlite"}

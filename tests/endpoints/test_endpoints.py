@@ -17,9 +17,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/hook", "not a url", "", "https://", "javascript:alert(1)",
-     "https://user:pw@example.com/hook"],
-)  # fmt: skip
+    [
+        "ftp://example.com/hook",
+        "not a url",
+        "",
+        "https://",
+        "javascript:alert(1)",
+        "https://user:pw@example.com/hook",
+    ],
+)
 def test_bad_urls_are_rejected_and_nothing_is_created(account, url):
     with pytest.raises(ValidationError) as error:
         make_endpoint(account, url)
@@ -29,8 +35,13 @@ def test_bad_urls_are_rejected_and_nothing_is_created(account, url):
 
 def test_literal_private_addresses_are_rejected_unless_allowed(account, settings):
     settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = False
-    for url in ("http://127.0.0.1/x", "http://10.0.0.8/x", "http://169.254.169.254/latest",
-                "http://[::1]/x", "http://100.64.1.1/x"):  # fmt: skip
+    for url in (
+        "http://127.0.0.1/x",
+        "http://10.0.0.8/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://100.64.1.1/x",
+    ):
         with pytest.raises(ValidationError, match="points at"):
             make_endpoint(account, url)
     settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = True
@@ -50,9 +61,15 @@ def test_unknown_or_archived_subscriptions_are_rejected(account):
 
 
 @pytest.mark.parametrize(
-    "headers", [{"webhook-signature": "x"}, {"Content-Type": "text/plain"}, {"bad name": "x"},
-                {"X-Ok": "line\nbreak"}, ["not", "a", "dict"]],
-)  # fmt: skip
+    "headers",
+    [
+        {"webhook-signature": "x"},
+        {"Content-Type": "text/plain"},
+        {"bad name": "x"},
+        {"X-Ok": "line\nbreak"},
+        ["not", "a", "dict"],
+    ],
+)
 def test_custom_headers_may_not_override_ours_or_be_malformed(account, headers):
     with pytest.raises(ValidationError):
         make_endpoint(account, headers=headers)

@@ -1,0 +1,344 @@
+"""The benchmark's measurements; each returns a dict of figures."""
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import urllib3
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Account
+from bench.receivers import HangingServer
+from deliveries import signing
+from deliveries.models import Delivery
+from deliveries.services import event_emit
+from endpoints.models import Endpoint, EndpointSecret
+from endpoints.services import endpoint_create
+
+ROOT = Path(__file__).resolve().parent.parent
+OBJECT = {
+    "lago_id": "inv_bench",
+    "number": "INV-BENCH-1",
+    "currency": "USD",
+    "total_amount_cents": 12000,
+    "status": "finalized",
+}
+
+
+class Workers:
+    """Real Celery worker processes (the first one runs beat too)."""
+
+    def __init__(self, *, pool: str, concurrency: int, processes: int):
+        self.pool, self.concurrency, self.processes = pool, concurrency, processes
+        self.procs: list[subprocess.Popen] = []
+        self.logs = ROOT / "bench" / "results"
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        env = {**os.environ, "FLEXHOOKS_SWEEP_INTERVAL": "2"}
+        for n in range(self.processes):
+            command = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "flexhooks",
+                "worker",
+                "-I",
+                "bench.tasks",
+                f"--pool={self.pool}",
+                f"--concurrency={self.concurrency}",
+                "-n",
+                f"bench{n}@%h",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+            if n == 0:
+                command += ["-B", "-s", str(self.logs / "celerybeat-schedule")]
+            log = open(self.logs / f"worker{n}.log", "wb")  # noqa: SIM115 - lives with the process
+            self.procs.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+                )
+            )
+        # Ready when a no-op task comes back through every process.
+        celery_floor(self.processes * 4, warm_up=True)
+
+    def rss_mb(self) -> float:
+        total = 0
+        for proc in self.procs:
+            for pid in _tree(proc.pid):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except FileNotFoundError:
+                    continue
+                total += int(
+                    next(li for li in status.splitlines() if li.startswith("VmRSS")).split()[1]
+                )
+        return total / 1024
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return pids
+    for child in children:
+        pids += _tree(int(child))
+    return pids
+
+
+def _account(name: str, urls: list[str], **kwargs) -> tuple[Account, list[Endpoint]]:
+    account = Account.objects.create(name=name)
+    return account, [endpoint_create(account=account, url=url, **kwargs)[0] for url in urls]
+
+
+def _wait_succeeded(count: int, timeout: float = 600, **filters) -> float:
+    """Poll until `count` deliveries matching filters succeeded; return when it happened."""
+    deadline = time.time() + timeout
+    queryset = Delivery.objects.filter(status=Delivery.Status.SUCCEEDED, **filters)
+    while time.time() < deadline:
+        if queryset.count() >= count:
+            return time.time()
+        time.sleep(0.02)
+    raise TimeoutError(f"only {queryset.count()} of {count} deliveries succeeded")
+
+
+def _rate(n: int, seconds: float) -> dict:
+    return {"n": n, "seconds": round(seconds, 3), "per_second": round(n / seconds, 1)}
+
+
+def http_floor(nginx, n: int) -> dict:
+    """One process POSTing the same signed body to nginx over one keep-alive connection."""
+    body = b'{"id":"evt_floor","webhook_type":"invoice.created","data":{"object":{}}}'
+    secret = signing.generate_secret()
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": "evt_floor",
+        "webhook-timestamp": str(int(time.time())),
+        "webhook-signature": signing.sign(
+            msg_id="evt_floor", timestamp=int(time.time()), body=body, secrets=[secret]
+        ),
+    }
+    pool = urllib3.PoolManager(retries=False)
+    url = nginx.url + "/floor"
+    for _ in range(50):
+        pool.request("POST", url, body=body, headers=headers)
+    started = time.perf_counter()
+    for _ in range(n):
+        assert pool.request("POST", url, body=body, headers=headers).status == 204
+    return _rate(n, time.perf_counter() - started)
+
+
+def celery_floor(n: int, warm_up: bool = False) -> dict:
+    """n no-op tasks through the same broker, queue, pool and concurrency."""
+    from bench.tasks import noop
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    key = f"bench:noop:{time.time()}"
+    started = time.perf_counter()
+    with noop.app.producer_or_acquire() as producer:
+        for _ in range(n):
+            noop.apply_async((key,), producer=producer, queue="deliveries")
+    deadline = time.time() + (120 if warm_up else 600)
+    while int(client.get(key) or 0) < n:
+        if time.time() > deadline:
+            raise TimeoutError("the no-op tasks were not all consumed")
+        time.sleep(0.005)
+    return _rate(n, time.perf_counter() - started)
+
+
+def throughput(nginx, n: int) -> dict:
+    """n events to one endpoint, from the first emit to the last recorded success."""
+    _, (endpoint,) = _account("throughput", [nginx.url + "/throughput"])
+    started = time.time()
+    for _ in range(n):
+        event_emit(account=endpoint.account, event_type="invoice.created", data=OBJECT)
+    emitted = time.time()
+    done = _wait_succeeded(n, endpoint=endpoint)
+    attempts = Delivery.objects.filter(endpoint=endpoint).values_list("attempt_count", flat=True)
+    return {
+        **_rate(n, done - started),
+        "emit_per_second": round(n / (emitted - started), 1),
+        "attempts": sum(attempts),
+    }
+
+
+def latency(nginx, rate: float, seconds: float) -> dict:
+    """Events at a steady rate: time from emit to arrival at the receiver."""
+    _, (endpoint,) = _account("latency", [nginx.url + "/latency"])
+    count = int(rate * seconds)
+    sent, next_at = {}, time.time()
+    for _ in range(count):
+        delay = next_at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        before = time.time()
+        sent[
+            event_emit(account=endpoint.account, event_type="invoice.created", data=OBJECT).event.id
+        ] = before
+        next_at += 1 / rate
+    _wait_succeeded(count, endpoint=endpoint)
+    receipts = nginx.receipts()
+    millis = sorted((receipts[event_id] - at) * 1000 for event_id, at in sent.items())
+    cuts = statistics.quantiles(millis, n=100, method="inclusive")
+    return {
+        "events": count,
+        "rate": rate,
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "p99_ms": round(cuts[98], 1),
+        "max_ms": round(millis[-1], 1),
+    }
+
+
+def fanout(nginx, n: int) -> dict:
+    """One event to n subscribed endpoints: the emit call, its SQL, and full delivery."""
+    small, _ = _account("fanout-10", [f"{nginx.url}/small/{i}" for i in range(10)])
+    account, _ = _account("fanout", [f"{nginx.url}/fan/{i}" for i in range(n)])
+    with CaptureQueriesContext(connection) as few:
+        event_emit(account=small, event_type="invoice.created", data=OBJECT)
+    with CaptureQueriesContext(connection) as many:
+        started = time.time()
+        event_emit(account=account, event_type="invoice.created", data=OBJECT)
+        emitted = time.time()
+    done = _wait_succeeded(n, account=account)
+    return {
+        "endpoints": n,
+        "emit_seconds": round(emitted - started, 4),
+        "statements": len(many.captured_queries),
+        "statements_with_10_endpoints": len(few.captured_queries),
+        "delivered_seconds": round(done - started, 3),
+    }
+
+
+def isolation(nginx, events: int, workers: Workers) -> dict:
+    """100 endpoints, 5 hanging until the deadline: the healthy 95's rate against a run
+    where all 100 are healthy."""
+    base, _ = _account("isolation-base", [f"{nginx.url}/base/{i}" for i in range(100)])
+    started = time.time()
+    for _ in range(events):
+        event_emit(account=base, event_type="invoice.created", data=OBJECT)
+    healthy_rate = events * 100 / (_wait_succeeded(events * 100, account=base) - started)
+
+    hanging = [HangingServer() for _ in range(5)]
+    urls = [f"{nginx.url}/iso/{i}" for i in range(95)] + [h.url + "/hang" for h in hanging]
+    account, endpoints = _account("isolation", urls)
+    try:
+        started = time.time()
+        for _ in range(events):
+            event_emit(account=account, event_type="invoice.created", data=OBJECT)
+        done = _wait_succeeded(events * 95, account=account)
+        rate = events * 95 / (done - started)
+    finally:
+        Endpoint.objects.filter(pk__in=[e.pk for e in endpoints[95:]]).update(enabled=False)
+        for server in hanging:
+            server.stop()
+    return {
+        "events": events,
+        "healthy_per_second": round(rate, 1),
+        "all_healthy_per_second": round(healthy_rate, 1),
+        "ratio": round(rate / healthy_rate, 3),
+    }
+
+
+def backlog_memory(n: int, workers: Workers) -> dict:
+    """n deliveries scheduled hours ahead: worker memory before and after (and the broker)."""
+    account, (endpoint,) = _account("backlog", ["https://backlog.example.com/h"])
+    EndpointSecret.objects.filter(endpoint=endpoint).count()
+    time.sleep(3)
+    before = workers.rss_mb()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO deliveries_event (id, account_id, event_type_id, body, created_at)"
+            " SELECT 'evt_B' || lpad(g::text, 25, '0'), %s,"
+            " (SELECT id FROM endpoints_eventtype WHERE name = 'invoice.created'), '{}', now()"
+            " FROM generate_series(1, %s) g",
+            [account.pk, n],
+        )
+        cursor.execute(
+            "INSERT INTO deliveries_delivery (event_id, endpoint_id, account_id, status,"
+            " attempt_count, retry_step, next_trigger, next_attempt_at, last_error_class,"
+            " last_error, created_at, updated_at)"
+            " SELECT id, %s, account_id, 'pending', 1, 3, 'scheduled',"
+            " now() + interval '3 hours', 'http', 'HTTP 503', now(), now()"
+            " FROM deliveries_event WHERE account_id = %s",
+            [endpoint.pk, account.pk],
+        )
+    time.sleep(8)  # several sweeps walk past the backlog
+    after = workers.rss_mb()
+    queued = redis.Redis.from_url(settings.CELERY_BROKER_URL).llen("deliveries")
+    return {
+        "scheduled": n,
+        "rss_before_mb": round(before, 1),
+        "rss_after_mb": round(after, 1),
+        "growth_pct": round((after - before) / before * 100, 1),
+        "broker_messages": queued,
+    }
+
+
+def table(r: dict) -> str:
+    rows = [
+        ("HTTP floor (1 process, keep-alive)", f"{r['http_floor']['per_second']:,.0f} req/s"),
+        ("Celery floor (no-op tasks)", f"{r['celery_floor']['per_second']:,.0f} tasks/s"),
+        (
+            "Throughput, 1 endpoint",
+            f"{r['throughput']['per_second']:,.0f} deliveries/s"
+            f" ({r['throughput']['n']} events; emit {r['throughput']['emit_per_second']:,.0f}/s)",
+        ),
+        ("  ÷ Celery floor", f"{r['ratios']['throughput_over_celery_floor']:.2f}"),
+        ("  ÷ HTTP floor", f"{r['ratios']['throughput_over_http_floor']:.2f}"),
+        (
+            "Latency p50 / p95 / p99",
+            f"{r['latency']['p50_ms']} / {r['latency']['p95_ms']} / {r['latency']['p99_ms']} ms"
+            f" ({r['latency']['events']} events at {r['latency']['rate']:.0f}/s)",
+        ),
+        (
+            f"Fan-out emit to {r['fanout']['endpoints']}",
+            f"{r['fanout']['emit_seconds'] * 1000:.0f} ms,"
+            f" {r['fanout']['statements']} SQL statements"
+            f" ({r['fanout']['statements_with_10_endpoints']} with 10 endpoints)",
+        ),
+        ("Fan-out all delivered", f"{r['fanout']['delivered_seconds']:.2f} s"),
+        (
+            "Isolation (5 of 100 hanging)",
+            f"{r['isolation']['healthy_per_second']:,.0f} vs"
+            f" {r['isolation']['all_healthy_per_second']:,.0f}"
+            f" deliveries/s = {r['isolation']['ratio']:.2f}",
+        ),
+        (
+            f"Worker RSS with {r['backlog_memory']['scheduled']:,} scheduled",
+            f"{r['backlog_memory']['rss_before_mb']} → {r['backlog_memory']['rss_after_mb']} MB"
+            f" ({r['backlog_memory']['growth_pct']:+.1f} %), broker holds "
+            f"{r['backlog_memory']['broker_messages']}",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    header = (
+        f"flexhooks bench — {r['machine']['cpus']} CPUs, worker {r['worker']['processes']}"
+        f" × {r['worker']['pool']} × {r['worker']['concurrency']}"
+    )
+    return "\n".join([header, "-" * len(header)] + [f"{n:<{width}}  {v}" for n, v in rows])
