@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 import jsonschema
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from deliveries import retry_policy, signing, transport
+from deliveries import retry_policy, signing, store, transport
 from deliveries.models import Attempt, Delivery, Event, new_event_id
+from endpoints import crypto
 from endpoints.models import Endpoint, EventType
-from endpoints.services import endpoint_disable, endpoint_signing_secrets
+from endpoints.services import endpoint_disable
 
 logger = logging.getLogger(__name__)
 
@@ -86,18 +87,6 @@ def _validate_object(event_type: EventType, data) -> None:
             raise ValidationError({"object": f"{path}: {exc.message}"}) from exc
 
 
-def _subscribed_endpoint_ids(account: Account, event_type: EventType) -> list[int]:
-    through = Endpoint.event_types.through
-    subscriptions = through.objects.filter(endpoint_id=OuterRef("pk"))
-    return list(
-        Endpoint.objects.filter(account=account, enabled=True)
-        .filter(
-            Q(Exists(subscriptions.filter(eventtype_id=event_type.pk))) | ~Q(Exists(subscriptions))
-        )
-        .values_list("pk", flat=True)
-    )
-
-
 def _existing_emit(account: Account, idempotency_key: str) -> EmitResult | None:
     event = Event.objects.filter(account=account, idempotency_key=idempotency_key).first()
     if event is None:
@@ -132,38 +121,22 @@ def event_emit(
         raise PayloadTooLargeError(
             f"the event is larger than {settings.FLEXHOOKS_MAX_PAYLOAD_BYTES} bytes"
         )
-    try:
-        with transaction.atomic():
-            event = Event.objects.create(
-                id=event_id,
-                account=account,
-                event_type=etype,
-                body=body,
-                idempotency_key=idempotency_key or None,
-                created_at=now,
-            )
-            endpoint_ids = (
-                [endpoint.pk] if endpoint is not None else _subscribed_endpoint_ids(account, etype)
-            )
-            deliveries = Delivery.objects.bulk_create(
-                Delivery(
-                    event=event,
-                    endpoint_id=endpoint_id,
-                    account=account,
-                    next_attempt_at=now,
-                    dispatched_at=now,
-                    created_at=now,
-                )
-                for endpoint_id in endpoint_ids
-            )
-            _dispatch_on_commit([delivery.pk for delivery in deliveries])
-    except IntegrityError:
+    event = Event(
+        id=event_id,
+        account=account,
+        event_type=etype,
+        body=body,
+        idempotency_key=idempotency_key or None,
+        created_at=now,
+    )
+    delivery_ids = store.insert_event(
+        event=event, only_endpoint_id=endpoint.pk if endpoint is not None else None
+    )
+    if delivery_ids is None:
         # Another request with the same idempotency key won the race.
-        existing = idempotency_key and _existing_emit(account, idempotency_key)
-        if not existing:
-            raise
-        return existing
-    return EmitResult(event=event, deliveries=len(deliveries), created=True)
+        return _existing_emit(account, idempotency_key)
+    _dispatch_on_commit(delivery_ids)
+    return EmitResult(event=event, deliveries=len(delivery_ids), created=True)
 
 
 def _dispatch_on_commit(delivery_ids: list[int]) -> None:
@@ -186,38 +159,6 @@ def dispatch(delivery_ids: Iterable[int]) -> None:
 
 
 # --- send --------------------------------------------------------------------------------
-
-
-def _claim(delivery_id: int, now: datetime):
-    """Take the delivery for one attempt, or return None if it is not ours to send."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE deliveries_delivery"
-            " SET status = %s, lease_expires_at = %s, attempt_count = attempt_count + 1,"
-            " updated_at = %s"
-            " WHERE id = %s AND status = %s AND next_attempt_at <= %s"
-            " RETURNING attempt_count, next_trigger, retry_step, event_id, endpoint_id",
-            [
-                Status.SENDING,
-                now + timedelta(seconds=settings.FLEXHOOKS_LEASE_SECONDS),
-                now,
-                delivery_id,
-                Status.PENDING,
-                now,
-            ],
-        )
-        return cursor.fetchone()
-
-
-def _load_target(event_id: str, endpoint_id: int):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e.body, ep.url, ep.headers, ep.enabled"
-            " FROM deliveries_event e, endpoints_endpoint ep WHERE e.id = %s AND ep.id = %s",
-            [event_id, endpoint_id],
-        )
-        body, url, headers, enabled = cursor.fetchone()
-    return body, url, json.loads(headers) if isinstance(headers, str) else headers, enabled
 
 
 def _request_headers(event_id: str, body: bytes, custom: dict, secrets: list[str]) -> dict:
@@ -250,12 +191,11 @@ def delivery_send(*, delivery_id: int) -> float | None:
     there is nothing more for this message to do (done, failed, or left to the sweeper).
     """
     now = timezone.now()
-    claimed = _claim(delivery_id, now)
+    lease_until = now + timedelta(seconds=settings.FLEXHOOKS_LEASE_SECONDS)
+    claimed = store.claim(delivery_id=delivery_id, now=now, lease_until=lease_until)
     if claimed is None:
         return None
-    number, trigger, retry_step, event_id, endpoint_id = claimed
-    body, url, custom_headers, enabled = _load_target(event_id, endpoint_id)
-    if not enabled:
+    if not claimed.enabled:
         Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(
             status=Status.FAILED,
             lease_expires_at=None,
@@ -263,15 +203,15 @@ def delivery_send(*, delivery_id: int) -> float | None:
             last_error="the endpoint is disabled",
         )
         return None
-    body_bytes = body.encode()
-    secrets = endpoint_signing_secrets(endpoint_id=endpoint_id, now=now)
-    headers = _request_headers(event_id, body_bytes, custom_headers, secrets)
+    body = claimed.body.encode()
+    secrets = [crypto.decrypt(ciphertext) for ciphertext in claimed.secret_ciphertexts]
+    headers = _request_headers(claimed.event_id, body, claimed.headers, secrets)
     started_at = timezone.now()
-    result = transport.post(url, body_bytes, headers)
+    result = transport.post(claimed.url, body, headers)
     attempt = Attempt(
         delivery_id=delivery_id,
-        number=number,
-        trigger=trigger,
+        number=claimed.number,
+        trigger=claimed.trigger,
         started_at=started_at,
         duration_ms=result.duration_ms,
         request_headers=_headers_to_store(headers),
@@ -283,7 +223,7 @@ def delivery_send(*, delivery_id: int) -> float | None:
         error_class=result.error_class,
         error_message=result.error_message,
     )
-    return _record(attempt, result, retry_step, endpoint_id)
+    return _record(attempt, result, claimed.retry_step, claimed.endpoint_id)
 
 
 def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoint_id: int):
@@ -318,12 +258,10 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
             countdown = delay if short else None
     if result.status is not None and not retry_policy.is_success(result.status):
         changes["last_error"] = f"HTTP {result.status}"
-    with transaction.atomic():
-        attempt.save(force_insert=True)
-        Delivery.objects.filter(pk=attempt.delivery_id, status=Status.SENDING).update(**changes)
-        if gone:
-            endpoint = Endpoint.objects.get(pk=endpoint_id)
-            endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
+    store.record(attempt=attempt, changes=changes, now=now)
+    if gone:
+        endpoint = Endpoint.objects.get(pk=endpoint_id)
+        endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
     logger.info(
         "attempt delivery=%s number=%s status=%s error=%s duration_ms=%s outcome=%s",
         attempt.delivery_id,

@@ -23,5 +23,7 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
+@functools.lru_cache(maxsize=4096)
 def decrypt(ciphertext: str) -> str:
+    # Cached: the delivery path decrypts the same few secrets on every attempt.
     return _fernet().decrypt(ciphertext.encode()).decode()

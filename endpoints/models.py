@@ -54,6 +54,11 @@ class Endpoint(models.Model):
         return self.url
 
 
+def signing_at(now) -> Q:
+    """The secrets that sign at `now`: the current one and those still in their grace."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 class EndpointSecret(models.Model):
     """A signing secret, encrypted at rest. It signs while it has not expired."""
 

@@ -4,13 +4,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
 from deliveries.signing import generate_secret
 from endpoints import crypto
-from endpoints.models import Endpoint, EndpointSecret, EventType
+from endpoints.models import Endpoint, EndpointSecret, EventType, signing_at
 
 _UNSET = object()
 
@@ -114,9 +113,9 @@ def endpoint_current_secret(*, endpoint: Endpoint) -> str:
 
 def endpoint_signing_secrets(*, endpoint_id: int, now: datetime) -> list[str]:
     """Every secret that signs now, newest first."""
-    rows = EndpointSecret.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now), endpoint_id=endpoint_id
-    ).values_list("ciphertext", flat=True)
+    rows = EndpointSecret.objects.filter(signing_at(now), endpoint_id=endpoint_id).values_list(
+        "ciphertext", flat=True
+    )
     return [crypto.decrypt(ciphertext) for ciphertext in rows]
 
 

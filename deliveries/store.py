@@ -1,0 +1,240 @@
+"""The hot path's SQL: insert an event with its deliveries, claim a delivery, record an attempt.
+
+On PostgreSQL each is one statement (data-modifying CTEs), so one round trip and one
+commit; the delivery path is two statements per attempt. Elsewhere (SQLite, the embedded
+development default) the same effect is reached through the ORM inside a transaction.
+Every rule about *what* happens stays in services.py; this module only says *how* rows
+are written.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
+
+from deliveries.models import Attempt, Delivery, Event
+from endpoints.models import Endpoint, EndpointSecret, signing_at
+
+Status = Delivery.Status
+_SUBSCRIPTIONS = Endpoint.event_types.through._meta.db_table
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- emit ----------------------------------------------------------------------------------
+
+
+def insert_event(*, event: Event, only_endpoint_id: int | None) -> list[int] | None:
+    """Insert the (unsaved) event and one pending delivery per target endpoint; return the
+    deliveries' ids, or None when the account already used the event's idempotency key."""
+    if _postgres():
+        return _insert_event_postgres(event, only_endpoint_id)
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            endpoint_ids = (
+                [only_endpoint_id]
+                if only_endpoint_id is not None
+                else _subscribed_endpoint_ids(event.account_id, event.event_type_id)
+            )
+            deliveries = Delivery.objects.bulk_create(
+                Delivery(
+                    event=event,
+                    endpoint_id=endpoint_id,
+                    account_id=event.account_id,
+                    next_attempt_at=event.created_at,
+                    dispatched_at=event.created_at,
+                    created_at=event.created_at,
+                )
+                for endpoint_id in endpoint_ids
+            )
+    except IntegrityError:
+        if event.idempotency_key is None:
+            raise
+        return None
+    return [delivery.pk for delivery in deliveries]
+
+
+def _subscribed_endpoint_ids(account_id: int, event_type_id: int) -> list[int]:
+    through = Endpoint.event_types.through
+    subscriptions = through.objects.filter(endpoint_id=OuterRef("pk"))
+    return list(
+        Endpoint.objects.filter(account_id=account_id, enabled=True)
+        .filter(
+            Q(Exists(subscriptions.filter(eventtype_id=event_type_id))) | ~Q(Exists(subscriptions))
+        )
+        .values_list("pk", flat=True)
+    )
+
+
+_INSERT_EVENT = """
+WITH ev AS (
+    INSERT INTO deliveries_event (id, account_id, event_type_id, body, idempotency_key, created_at)
+    VALUES (%(id)s, %(account)s, %(type)s, %(body)s, %(key)s, %(now)s)
+    ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id
+), d AS (
+    INSERT INTO deliveries_delivery (event_id, endpoint_id, account_id, status, attempt_count,
+        retry_step, next_trigger, next_attempt_at, dispatched_at, last_error_class, last_error,
+        created_at, updated_at)
+    SELECT ev.id, ep.id, %(account)s, 'pending', 0, 0, 'scheduled', %(now)s, %(now)s, '', '',
+        %(now)s, %(now)s
+    FROM ev, endpoints_endpoint ep
+    WHERE ep.account_id = %(account)s AND {target}
+    ORDER BY ep.id
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM ev), ARRAY(SELECT id FROM d ORDER BY id)
+"""
+_SUBSCRIBED = f"""ep.enabled AND (
+    EXISTS (SELECT 1 FROM {_SUBSCRIPTIONS} s
+            WHERE s.endpoint_id = ep.id AND s.eventtype_id = %(type)s)
+    OR NOT EXISTS (SELECT 1 FROM {_SUBSCRIPTIONS} s WHERE s.endpoint_id = ep.id))"""
+_INSERT_EVENT_SUBSCRIBED = _INSERT_EVENT.format(target=_SUBSCRIBED)
+_INSERT_EVENT_ONE_ENDPOINT = _INSERT_EVENT.format(target="ep.id = %(endpoint)s")
+
+
+def _insert_event_postgres(event: Event, only_endpoint_id: int | None) -> list[int] | None:
+    sql = _INSERT_EVENT_SUBSCRIBED if only_endpoint_id is None else _INSERT_EVENT_ONE_ENDPOINT
+    params = {
+        "id": event.id,
+        "account": event.account_id,
+        "type": event.event_type_id,
+        "body": event.body,
+        "key": event.idempotency_key,
+        "now": event.created_at,
+        "endpoint": only_endpoint_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted, delivery_ids = cursor.fetchone()
+    return delivery_ids if inserted else None
+
+
+# --- claim ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt's worth of a delivery, taken under a lease."""
+
+    number: int
+    trigger: str
+    retry_step: int
+    event_id: str
+    endpoint_id: int
+    body: str
+    url: str
+    headers: dict
+    enabled: bool
+    secret_ciphertexts: list[str]
+
+
+_CLAIM_SET = (
+    "UPDATE deliveries_delivery"
+    " SET status = 'sending', lease_expires_at = %(lease)s, attempt_count = attempt_count + 1,"
+    " updated_at = %(now)s"
+    " WHERE id = %(id)s AND status = 'pending' AND next_attempt_at <= %(now)s"
+    " RETURNING attempt_count, next_trigger, retry_step, event_id, endpoint_id"
+)
+_CLAIM_POSTGRES = f"""
+WITH c AS ({_CLAIM_SET})
+SELECT c.attempt_count, c.next_trigger, c.retry_step, c.event_id, c.endpoint_id,
+    e.body, ep.url, ep.headers, ep.enabled,
+    ARRAY(SELECT s.ciphertext FROM endpoints_endpointsecret s
+          WHERE s.endpoint_id = c.endpoint_id AND (s.expires_at IS NULL OR s.expires_at > %(now)s)
+          ORDER BY s.created_at DESC)
+FROM c JOIN deliveries_event e ON e.id = c.event_id
+    JOIN endpoints_endpoint ep ON ep.id = c.endpoint_id
+"""
+
+
+def claim(*, delivery_id: int, now: datetime, lease_until: datetime) -> Claim | None:
+    """Take a pending, due delivery for one attempt; None if it is not ours to send."""
+    params = {"id": delivery_id, "now": now, "lease": lease_until}
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(_CLAIM_POSTGRES, params)
+            row = cursor.fetchone()
+            return None if row is None else _claim_from_row(row)
+        cursor.execute(_CLAIM_SET, params)
+        claimed = cursor.fetchone()
+        if claimed is None:
+            return None
+        cursor.execute(
+            "SELECT e.body, ep.url, ep.headers, ep.enabled FROM deliveries_event e,"
+            " endpoints_endpoint ep WHERE e.id = %s AND ep.id = %s",
+            [claimed[3], claimed[4]],
+        )
+        target = cursor.fetchone()
+    ciphertexts = list(
+        EndpointSecret.objects.filter(signing_at(now), endpoint_id=claimed[4]).values_list(
+            "ciphertext", flat=True
+        )
+    )
+    return _claim_from_row((*claimed, *target, ciphertexts))
+
+
+def _claim_from_row(row) -> Claim:
+    number, trigger, retry_step, event_id, endpoint_id, body, url, headers, enabled, secrets = row
+    if isinstance(headers, str):
+        headers = json.loads(headers)
+    return Claim(
+        number,
+        trigger,
+        retry_step,
+        event_id,
+        endpoint_id,
+        body,
+        url,
+        headers,
+        enabled,
+        list(secrets),
+    )
+
+
+# --- record --------------------------------------------------------------------------------
+
+_RECORD_POSTGRES = """
+WITH a AS (
+    INSERT INTO deliveries_attempt (delivery_id, number, trigger, started_at, duration_ms,
+        request_headers, response_status, response_headers, response_body, error_class,
+        error_message)
+    VALUES (%(delivery_id)s, %(number)s, %(trigger)s, %(started_at)s, %(duration_ms)s,
+        %(request_headers)s::jsonb, %(response_status)s, %(response_headers)s::jsonb,
+        %(response_body)s, %(error_class)s, %(error_message)s)
+)
+UPDATE deliveries_delivery SET {assignments}, updated_at = %(now)s
+WHERE id = %(delivery_id)s AND status = 'sending'
+"""
+
+
+def record(*, attempt: Attempt, changes: dict, now: datetime) -> None:
+    """Insert the attempt and apply `changes` to its delivery (if still ours), atomically."""
+    if not _postgres():
+        with transaction.atomic():
+            attempt.save(force_insert=True)
+            Delivery.objects.filter(pk=attempt.delivery_id, status=Status.SENDING).update(**changes)
+        return
+    assignments = ", ".join(f"{column} = %(set_{column})s" for column in changes)
+    params = {
+        "delivery_id": attempt.delivery_id,
+        "number": attempt.number,
+        "trigger": attempt.trigger,
+        "started_at": attempt.started_at,
+        "duration_ms": attempt.duration_ms,
+        "request_headers": json.dumps(attempt.request_headers),
+        "response_status": attempt.response_status,
+        "response_headers": json.dumps(attempt.response_headers),
+        "response_body": attempt.response_body.replace("\x00", "\ufffd"),
+        "error_class": attempt.error_class,
+        "error_message": attempt.error_message,
+        "now": now,
+        **{f"set_{column}": value for column, value in changes.items()},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_POSTGRES.format(assignments=assignments), params)

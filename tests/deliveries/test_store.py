@@ -1,0 +1,37 @@
+"""The portable (ORM) write path gives the same results as PostgreSQL's single statements."""
+
+import pytest
+
+from deliveries import store
+from deliveries.models import Attempt, Delivery
+from deliveries.services import delivery_send, event_emit
+from tests.factories import make_endpoint
+from tests.receiver import Reply
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["native", "portable"])
+def path(request, monkeypatch):
+    if request.param == "portable":
+        monkeypatch.setattr(store, "_postgres", lambda: False)
+    return request.param
+
+
+def test_emit_send_and_record_agree_on_both_paths(path, account, receiver):
+    make_endpoint(account, receiver.url + "/a", ["invoice.created"])
+    make_endpoint(account, receiver.url + "/b", ["wallet.created"])
+    make_endpoint(account, receiver.url + "/c", enabled=False)
+    first = event_emit(account=account, event_type="invoice.created", data={}, idempotency_key="k")
+    again = event_emit(account=account, event_type="invoice.created", data={}, idempotency_key="k")
+    assert (first.deliveries, again.created, again.event.pk) == (1, False, first.event.pk)
+
+    receiver.default = Reply(503)
+    delivery = Delivery.objects.get()
+    assert delivery_send(delivery_id=delivery.pk) is not None
+    assert delivery_send(delivery_id=delivery.pk) is None  # not due again yet
+    delivery.refresh_from_db()
+    attempt = Attempt.objects.get()
+    assert (delivery.status, delivery.retry_step, delivery.attempt_count) == ("pending", 1, 1)
+    assert (attempt.response_status, attempt.number, attempt.trigger) == (503, 1, "scheduled")
+    assert attempt.request_headers["webhook-id"] == first.event.pk
