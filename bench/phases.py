@@ -40,9 +40,10 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
         self.logs = ROOT / "bench" / "results"
 
-    def start(self) -> None:
+    def start(self, *, flush_broker: bool = True) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        if flush_broker:
+            redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
         env = {**os.environ, "FLEXHOOKS_SWEEP_INTERVAL": "2"}
         for n in range(self.processes):
             command = [

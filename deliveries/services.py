@@ -68,9 +68,10 @@ def render_envelope(*, event_id: str, event_type: EventType, created_at: datetim
 
 
 def _validated_event_type(name: str) -> EventType:
-    event_type = EventType.objects.filter(name=name).first()
-    if event_type is None:
-        raise ValidationError({"event_type": f"unknown event type {name!r}"})
+    try:
+        event_type = EventType.objects.get(name=name)
+    except EventType.DoesNotExist:
+        raise ValidationError({"event_type": f"unknown event type {name!r}"}) from None
     if event_type.archived:
         raise ValidationError({"event_type": f"event type {name!r} is archived"})
     return event_type

@@ -205,9 +205,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "flexhooks"
-CELERY_TASK_QUEUES = (Queue("flexhooks"), Queue("deliveries"))
+CELERY_TASK_QUEUES = (
+    Queue("flexhooks", routing_key="flexhooks"),
+    Queue("deliveries", routing_key="deliveries"),
+)
 CELERY_TASK_ROUTES = {"deliveries.tasks.deliver": {"queue": "deliveries"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep database connections across tasks (see flexhooks/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
