@@ -22,7 +22,7 @@ BROKER_URL = os.environ.get("FLEXHOOKS_BENCH_BROKER_URL", "redis://127.0.0.1:637
 # The worker settings the README recommends (see "Production").
 WORKER_POOL = os.environ.get("FLEXHOOKS_BENCH_POOL", "threads")
 WORKER_CONCURRENCY = int(os.environ.get("FLEXHOOKS_BENCH_CONCURRENCY", "16"))
-WORKER_PROCESSES = int(os.environ.get("FLEXHOOKS_BENCH_PROCESSES", "2"))
+WORKER_PROCESSES = int(os.environ.get("FLEXHOOKS_BENCH_PROCESSES", "1"))
 BENCH_ENV = {
     "DATABASE_URL": DATABASE_URL,
     "CELERY_BROKER_URL": BROKER_URL,
@@ -87,6 +87,7 @@ def main() -> None:
         results["http_floor"] = phases.http_floor(nginx, max(args.events, 200))
         results["celery_floor"] = phases.celery_floor(args.events)
         results["throughput"] = phases.throughput(nginx, args.events)
+        results["drain"] = phases.drain(nginx, args.events)
         results["latency"] = phases.latency(nginx, args.latency_rate, args.latency_seconds)
         results["fanout"] = phases.fanout(nginx, args.fanout)
         results["isolation"] = phases.isolation(nginx, args.isolation_events, workers)
@@ -97,6 +98,9 @@ def main() -> None:
     results["ratios"] = {
         "throughput_over_celery_floor": round(
             results["throughput"]["per_second"] / results["celery_floor"]["per_second"], 3
+        ),
+        "drain_over_celery_floor": round(
+            results["drain"]["per_second"] / results["celery_floor"]["per_second"], 3
         ),
         "throughput_over_http_floor": round(
             results["throughput"]["per_second"] / results["http_floor"]["per_second"], 3

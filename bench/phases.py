@@ -188,6 +188,20 @@ def throughput(nginx, n: int) -> dict:
     }
 
 
+def drain(nginx, n: int) -> dict:
+    """n deliveries queued while the workers do not consume, then released: the workers'
+    own rate, without the emitting process competing for the CPU."""
+    from flexhooks.celery import app
+
+    _, (endpoint,) = _account("drain", [nginx.url + "/drain"])
+    app.control.cancel_consumer("deliveries", reply=True, timeout=5)
+    for _ in range(n):
+        event_emit(account=endpoint.account, event_type="invoice.created", data=OBJECT)
+    started = time.time()
+    app.control.add_consumer("deliveries", reply=True, timeout=5)
+    return _rate(n, _wait_succeeded(n, endpoint=endpoint) - started)
+
+
 def latency(nginx, rate: float, seconds: float) -> dict:
     """Events at a steady rate: time from emit to arrival at the receiver."""
     _, (endpoint,) = _account("latency", [nginx.url + "/latency"])
@@ -312,6 +326,8 @@ def table(r: dict) -> str:
         ),
         ("  ÷ Celery floor", f"{r['ratios']['throughput_over_celery_floor']:.2f}"),
         ("  ÷ HTTP floor", f"{r['ratios']['throughput_over_http_floor']:.2f}"),
+        ("Drain (queued first, workers only)", f"{r['drain']['per_second']:,.0f} deliveries/s"),
+        ("  ÷ Celery floor", f"{r['ratios']['drain_over_celery_floor']:.2f}"),
         (
             "Latency p50 / p95 / p99",
             f"{r['latency']['p50_ms']} / {r['latency']['p95_ms']} / {r['latency']['p99_ms']} ms"

@@ -96,6 +96,10 @@ class Delivery(models.Model):
                 condition=Q(status="sending"),
                 name="delivery_sending_lease",
             ),
+            # The per-endpoint in-flight count of every claim.
+            models.Index(
+                fields=["endpoint"], condition=Q(status="sending"), name="delivery_endpoint_sending"
+            ),
             models.Index(fields=["account", "-id"], name="delivery_account_newest"),
             # Per-endpoint history and health: recent deliveries, counts over the last 24 h.
             models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_created"),

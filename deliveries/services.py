@@ -6,6 +6,7 @@ rule lives here once.
 
 import json
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -162,6 +163,14 @@ def dispatch(delivery_ids: Iterable[int]) -> None:
 # --- send --------------------------------------------------------------------------------
 
 
+def _postpone_if_endpoint_busy(delivery_id: int, now: datetime) -> float | None:
+    """A due delivery not claimed has a slow endpoint at its in-flight cap: try again
+    shortly, without spending an attempt. (Not due, or not pending: nothing to do.)"""
+    wait = settings.FLEXHOOKS_BUSY_DELAY * random.uniform(0.8, 1.2)  # noqa: S311
+    until = now + timedelta(seconds=wait)
+    return wait if store.postpone_if_due(delivery_id=delivery_id, now=now, until=until) else None
+
+
 def _request_headers(event_id: str, body: bytes, custom: dict, secrets: list[str]) -> dict:
     timestamp = int(time.time())
     return {
@@ -193,9 +202,14 @@ def delivery_send(*, delivery_id: int) -> float | None:
     """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.FLEXHOOKS_LEASE_SECONDS)
-    claimed = store.claim(delivery_id=delivery_id, now=now, lease_until=lease_until)
+    claimed = store.claim(
+        delivery_id=delivery_id,
+        now=now,
+        lease_until=lease_until,
+        max_in_flight=settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT,
+    )
     if claimed is None:
-        return None
+        return _postpone_if_endpoint_busy(delivery_id, now)
     if not claimed.enabled:
         Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(
             status=Status.FAILED,
@@ -259,7 +273,15 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
             countdown = delay if short else None
     if result.status is not None and not retry_policy.is_success(result.status):
         changes["last_error"] = f"HTTP {result.status}"
-    store.record(attempt=attempt, changes=changes, now=now)
+    health, slow_until = _health(result, now)
+    store.record(
+        attempt=attempt,
+        changes=changes,
+        endpoint_id=endpoint_id,
+        health=health,
+        now=now,
+        slow_until=slow_until,
+    )
     if gone:
         endpoint = Endpoint.objects.get(pk=endpoint_id)
         endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
@@ -273,6 +295,16 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
         changes["status"],
     )
     return countdown
+
+
+def _health(result: transport.Result, now: datetime) -> tuple[str, datetime | None]:
+    if retry_policy.is_success(result.status):
+        return store.Health.SUCCESS, None
+    if result.error_class in ("timeout", "connect_timeout"):
+        return store.Health.TIMEOUT, now + timedelta(
+            seconds=settings.FLEXHOOKS_SLOW_ENDPOINT_SECONDS
+        )
+    return store.Health.FAILURE, None
 
 
 def _retry_delay(result: transport.Result, retry_step: int, now: datetime) -> float | None:

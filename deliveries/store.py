@@ -9,10 +9,11 @@ are written.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
 
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint, EndpointSecret, signing_at
@@ -134,11 +135,19 @@ class Claim:
     secret_ciphertexts: list[str]
 
 
+# An endpoint that timed out recently (slow_until ahead) gets at most `cap` attempts in
+# flight, checked in the same statement; two claims racing may both pass it, so it is a
+# soft cap (at most one over per racing worker), which is all it needs to be.
 _CLAIM_SET = (
     "UPDATE deliveries_delivery"
     " SET status = 'sending', lease_expires_at = %(lease)s, attempt_count = attempt_count + 1,"
     " updated_at = %(now)s"
     " WHERE id = %(id)s AND status = 'pending' AND next_attempt_at <= %(now)s"
+    " AND (NOT EXISTS (SELECT 1 FROM endpoints_endpoint slow"
+    "      WHERE slow.id = deliveries_delivery.endpoint_id AND slow.slow_until > %(now)s)"
+    "  OR (SELECT count(*) FROM deliveries_delivery busy"
+    "      WHERE busy.endpoint_id = deliveries_delivery.endpoint_id"
+    "      AND busy.status = 'sending') < %(cap)s)"
     " RETURNING attempt_count, next_trigger, retry_step, event_id, endpoint_id"
 )
 _CLAIM_POSTGRES = f"""
@@ -153,9 +162,12 @@ FROM c JOIN deliveries_event e ON e.id = c.event_id
 """
 
 
-def claim(*, delivery_id: int, now: datetime, lease_until: datetime) -> Claim | None:
-    """Take a pending, due delivery for one attempt; None if it is not ours to send."""
-    params = {"id": delivery_id, "now": now, "lease": lease_until}
+def claim(
+    *, delivery_id: int, now: datetime, lease_until: datetime, max_in_flight: int
+) -> Claim | None:
+    """Take a pending, due delivery for one attempt, unless its endpoint is slow and already
+    has max_in_flight attempts under way; None if it is not ours to send now."""
+    params = {"id": delivery_id, "now": now, "lease": lease_until, "cap": max_in_flight}
     with connection.cursor() as cursor:
         if _postgres():
             cursor.execute(_CLAIM_POSTGRES, params)
@@ -197,7 +209,39 @@ def _claim_from_row(row) -> Claim:
     )
 
 
+def postpone_if_due(*, delivery_id: int, now: datetime, until: datetime) -> bool:
+    """Move a pending, due delivery (one its endpoint had no room for) to `until`."""
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=until, dispatched_at=until)
+    )
+
+
 # --- record --------------------------------------------------------------------------------
+
+
+class Health:
+    """What an attempt says about its endpoint's health."""
+
+    SUCCESS = "success"  # reset the failure streak
+    FAILURE = "failure"  # one more failure in the streak
+    TIMEOUT = "timeout"  # a failure that also marks the endpoint slow
+
+
+_ONE_MORE_FAILURE = (
+    "failure_streak = failure_streak + 1, first_failure_at = COALESCE(first_failure_at, %(now)s)"
+)
+_HEALTH_SQL = {
+    Health.SUCCESS: (
+        "failure_streak = 0, first_failure_at = NULL, last_success_at = %(now)s",
+        # Written only when something changes (or once a minute), so a busy healthy
+        # endpoint's row is not locked by every delivery.
+        " AND (failure_streak > 0 OR last_success_at IS NULL OR last_success_at < %(fresh)s)",
+    ),
+    Health.FAILURE: (_ONE_MORE_FAILURE, ""),
+    Health.TIMEOUT: (_ONE_MORE_FAILURE + ", slow_until = %(slow_until)s", ""),
+}
 
 _RECORD_POSTGRES = """
 WITH a AS (
@@ -207,20 +251,38 @@ WITH a AS (
     VALUES (%(delivery_id)s, %(number)s, %(trigger)s, %(started_at)s, %(duration_ms)s,
         %(request_headers)s::jsonb, %(response_status)s, %(response_headers)s::jsonb,
         %(response_body)s, %(error_class)s, %(error_message)s)
+), h AS (
+    UPDATE endpoints_endpoint SET {health} WHERE id = %(endpoint_id)s{health_condition}
 )
 UPDATE deliveries_delivery SET {assignments}, updated_at = %(now)s
 WHERE id = %(delivery_id)s AND status = 'sending'
 """
 
 
-def record(*, attempt: Attempt, changes: dict, now: datetime) -> None:
-    """Insert the attempt and apply `changes` to its delivery (if still ours), atomically."""
+def record(
+    *,
+    attempt: Attempt,
+    changes: dict,
+    endpoint_id: int,
+    health: str,
+    now: datetime,
+    slow_until: datetime | None = None,
+) -> None:
+    """Insert the attempt, apply `changes` to its delivery (if still ours) and the attempt's
+    verdict to the endpoint's health, atomically."""
+    fresh = now - timedelta(seconds=60)
     if not _postgres():
         with transaction.atomic():
             attempt.save(force_insert=True)
             Delivery.objects.filter(pk=attempt.delivery_id, status=Status.SENDING).update(**changes)
+            _record_health_orm(endpoint_id, health, now, fresh, slow_until)
         return
-    assignments = ", ".join(f"{column} = %(set_{column})s" for column in changes)
+    health_set, health_condition = _HEALTH_SQL[health]
+    sql = _RECORD_POSTGRES.format(
+        health=health_set,
+        health_condition=health_condition,
+        assignments=", ".join(f"{column} = %(set_{column})s" for column in changes),
+    )
     params = {
         "delivery_id": attempt.delivery_id,
         "number": attempt.number,
@@ -233,8 +295,26 @@ def record(*, attempt: Attempt, changes: dict, now: datetime) -> None:
         "response_body": attempt.response_body.replace("\x00", "\ufffd"),
         "error_class": attempt.error_class,
         "error_message": attempt.error_message,
+        "endpoint_id": endpoint_id,
         "now": now,
+        "fresh": fresh,
+        "slow_until": slow_until,
         **{f"set_{column}": value for column, value in changes.items()},
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_POSTGRES.format(assignments=assignments), params)
+        cursor.execute(sql, params)
+
+
+def _record_health_orm(endpoint_id, health, now, fresh, slow_until) -> None:
+    endpoints = Endpoint.objects.filter(pk=endpoint_id)
+    if health == Health.SUCCESS:
+        endpoints.filter(
+            Q(failure_streak__gt=0) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=fresh)
+        ).update(failure_streak=0, first_failure_at=None, last_success_at=now)
+        return
+    extra = {"slow_until": slow_until} if health == Health.TIMEOUT else {}
+    endpoints.update(
+        failure_streak=F("failure_streak") + 1,
+        first_failure_at=Coalesce("first_failure_at", Value(now)),
+        **extra,
+    )

@@ -43,6 +43,13 @@ class Endpoint(models.Model):
     headers = models.JSONField(
         default=dict, blank=True, validators=[validate_headers], help_text="Custom headers."
     )
+    # Health: failed attempts in a row, since when, and the last success. An endpoint
+    # failing for FLEXHOOKS_AUTO_DISABLE_AFTER is disabled; any success resets the streak.
+    failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    first_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Until then the endpoint timed out recently and gets few attempts in flight at once.
+    slow_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

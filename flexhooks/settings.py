@@ -241,6 +241,12 @@ FLEXHOOKS_LEASE_SECONDS = _read(
 FLEXHOOKS_MAX_COUNTDOWN = _read("FLEXHOOKS_MAX_COUNTDOWN", env.int, 60)
 # A timeout or a 429 waits at least this long, whatever the schedule says.
 FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float, 60.0)
+# An endpoint that timed out is "slow" for FLEXHOOKS_SLOW_ENDPOINT_SECONDS and gets at
+# most FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT attempts at once, so it cannot hold every
+# worker slot; a delivery finding it full waits FLEXHOOKS_BUSY_DELAY s, attempt unspent.
+FLEXHOOKS_SLOW_ENDPOINT_SECONDS = _read("FLEXHOOKS_SLOW_ENDPOINT_SECONDS", env.int, 300)
+FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = _read("FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT", env.int, 1)
+FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 2.0)
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
 # A due delivery whose wake-up message was published this long ago without being

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from deliveries.models import Attempt, Delivery
 from deliveries.services import deliveries_retry, deliveries_sweep, delivery_send, event_emit
+from endpoints.models import Endpoint
 from endpoints.services import endpoint_rotate_secret
 from tests.factories import make_endpoint
 from tests.receiver import Reply
@@ -120,3 +121,49 @@ def test_retry_skips_in_flight_deliveries_and_says_why(delivery):
     result = deliveries_retry(delivery_ids=[delivery.pk])
     assert result.queued == 0
     assert result.skipped == {"an attempt is in flight": 1}
+
+
+def test_a_slow_endpoint_at_its_in_flight_cap_postpones_without_spending_an_attempt(
+    delivery, account, receiver, settings
+):
+    settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
+    settings.FLEXHOOKS_BUSY_DELAY = 2
+    Endpoint.objects.update(slow_until=timezone.now() + timedelta(minutes=5))
+    event_emit(account=account, event_type="wallet.created", data={})
+    busy = Delivery.objects.exclude(pk=delivery.pk).get()
+    Delivery.objects.filter(pk=busy.pk).update(status="sending")
+
+    countdown = delivery_send(delivery_id=delivery.pk)
+
+    assert 1.5 <= countdown <= 2.5
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.attempt_count == 0
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=1)
+    assert receiver.received() == [] and not Attempt.objects.exists()
+    Delivery.objects.filter(pk=busy.pk).update(status="succeeded")
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert delivery_send(delivery_id=delivery.pk) is None
+    assert Delivery.objects.get(pk=delivery.pk).status == "succeeded"
+
+
+def test_health_counts_the_failure_streak_and_a_success_resets_it(delivery, receiver, settings):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (0, 0, 0)
+    receiver.script.extend([Reply(500), Reply(500)])
+    delivery_send(delivery_id=delivery.pk)
+    delivery_send(delivery_id=delivery.pk)
+    endpoint = Endpoint.objects.get()
+    assert endpoint.failure_streak == 2 and endpoint.first_failure_at is not None
+    delivery_send(delivery_id=delivery.pk)
+    endpoint.refresh_from_db()
+    assert (endpoint.failure_streak, endpoint.first_failure_at) == (0, None)
+    assert endpoint.last_success_at is not None
+
+
+def test_a_timeout_marks_the_endpoint_slow(delivery, receiver, settings):
+    settings.FLEXHOOKS_REQUEST_DEADLINE = 0.5
+    settings.FLEXHOOKS_MIN_DELAY_WHEN_SLOW = 0
+    receiver.script.append(Reply(200, delay=1.5))
+    delivery_send(delivery_id=delivery.pk)
+    endpoint = Endpoint.objects.get()
+    assert Attempt.objects.get().error_class == "timeout"
+    assert endpoint.slow_until > timezone.now() + timedelta(minutes=4)
