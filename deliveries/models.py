@@ -139,3 +139,30 @@ class Attempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.response_status is not None and 200 <= self.response_status < 300
+
+
+class Notice(models.Model):
+    """An operational notification: an endpoint disabled, deliveries given up on.
+
+    Repeats of the same kind for the same endpoint within an hour are folded into one
+    notice (`count`, `last_seen_at`), so a failing endpoint does not flood the overview.
+    """
+
+    class Kind(models.TextChoices):
+        ENDPOINT_DISABLED = "endpoint_disabled"
+        DELIVERY_FAILED = "delivery_failed"
+
+    kind = models.CharField(max_length=32, choices=Kind)
+    account = models.ForeignKey(Account, models.CASCADE, related_name="notices")
+    endpoint = models.ForeignKey(Endpoint, models.CASCADE, related_name="notices")
+    message = models.CharField(max_length=500)
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["endpoint", "kind", "-last_seen_at"], name="notice_fold")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"

@@ -11,16 +11,23 @@ from deliveries.models import Delivery
 
 Status = Delivery.Status
 
-# Outcome classes for filtering by what the last attempt gave.
-OUTCOME_FILTERS = {
-    "2xx": Q(last_status_code__gte=200, last_status_code__lt=300),
-    "3xx": Q(last_status_code__gte=300, last_status_code__lt=400),
-    "4xx": Q(last_status_code__gte=400, last_status_code__lt=500),
-    "5xx": Q(last_status_code__gte=500),
-    "timeout": Q(last_error_class__in=["timeout", "connect_timeout"]),
-    "connection": Q(last_error_class__in=["connection_refused", "connection_error", "dns", "tls"]),
-    "blocked": Q(last_error_class="blocked_address"),
-}
+
+def outcome_filters(status: str = "last_status_code", error: str = "last_error_class"):
+    """Outcome classes as filters, over a delivery's last outcome or an attempt's own."""
+    return {
+        "2xx": Q(**{f"{status}__gte": 200, f"{status}__lt": 300}),
+        "3xx": Q(**{f"{status}__gte": 300, f"{status}__lt": 400}),
+        "4xx": Q(**{f"{status}__gte": 400, f"{status}__lt": 500}),
+        "5xx": Q(**{f"{status}__gte": 500}),
+        "timeout": Q(**{f"{error}__in": ["timeout", "connect_timeout"]}),
+        "connection": Q(
+            **{f"{error}__in": ["connection_refused", "connection_error", "dns", "tls"]}
+        ),
+        "blocked": Q(**{error: "blocked_address"}),
+    }
+
+
+OUTCOME_FILTERS = outcome_filters()
 
 
 @dataclass(frozen=True)

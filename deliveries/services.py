@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from accounts.models import Account
 from deliveries import retry_policy, signing, store, transport
-from deliveries.models import Attempt, Delivery, Event, new_event_id
+from deliveries.models import Attempt, Delivery, Event, Notice, new_event_id
+from deliveries.notifications import notify
 from endpoints import crypto
 from endpoints.models import Endpoint, EventType
-from endpoints.services import endpoint_disable
+from endpoints.services import endpoint_disable, endpoint_disable_if_failing_since
 
 logger = logging.getLogger(__name__)
 
@@ -282,12 +283,13 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
         now=now,
         slow_until=slow_until,
     )
-    if gone:
-        endpoint = Endpoint.objects.get(pk=endpoint_id)
-        endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
+    _notify_outcome(attempt, result, changes["status"], health, endpoint_id, now)
     logger.info(
-        "attempt delivery=%s number=%s status=%s error=%s duration_ms=%s outcome=%s",
+        "attempt delivery=%s event=%s endpoint=%s number=%s status=%s error=%s duration_ms=%s"
+        " outcome=%s",
         attempt.delivery_id,
+        attempt.request_headers.get("webhook-id"),
+        endpoint_id,
         attempt.number,
         result.status,
         result.error_class or "-",
@@ -295,6 +297,35 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
         changes["status"],
     )
     return countdown
+
+
+def _notify_outcome(attempt, result, status, health, endpoint_id, now) -> None:
+    """The rare outcomes operators hear about: an endpoint disabled, a delivery given up."""
+    if result.status == 410:
+        endpoint = Endpoint.objects.get(pk=endpoint_id)
+        endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
+        notify(
+            kind=Notice.Kind.ENDPOINT_DISABLED,
+            endpoint=endpoint,
+            message=f"{endpoint.url} disabled: it answered 410 Gone",
+        )
+    elif health != store.Health.SUCCESS:
+        failing_since = now - timedelta(seconds=settings.FLEXHOOKS_AUTO_DISABLE_AFTER)
+        endpoint = endpoint_disable_if_failing_since(endpoint_id=endpoint_id, since=failing_since)
+        if endpoint is not None:
+            notify(
+                kind=Notice.Kind.ENDPOINT_DISABLED,
+                endpoint=endpoint,
+                message=f"{endpoint.url} disabled: {endpoint.disabled_reason}",
+            )
+    if status == Status.FAILED:
+        error = result.error_class or f"HTTP {result.status}"
+        notify(
+            kind=Notice.Kind.DELIVERY_FAILED,
+            endpoint=Endpoint.objects.get(pk=endpoint_id),
+            message=f"gave up on delivery {attempt.delivery_id} after attempt "
+            f"{attempt.number} ({error})",
+        )
 
 
 def _health(result: transport.Result, now: datetime) -> tuple[str, datetime | None]:
@@ -459,3 +490,40 @@ def _redispatch_due(now: datetime) -> int:
         Delivery.objects.filter(pk__in=ids).update(dispatched_at=now)
         _dispatch_on_commit(ids)
     return len(ids)
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    events: int
+    deliveries: int
+    attempts: int
+
+
+def history_purge(*, now: datetime | None = None, max_batches: int = 1000) -> PurgeResult:
+    """Delete events older than FLEXHOOKS_RETENTION_DAYS with their deliveries and attempts.
+
+    Batch by batch, each in its own short transaction, so no table is locked and workers
+    and the dashboard carry on while a large history is trimmed.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.FLEXHOOKS_RETENTION_DAYS)
+    events = deliveries = attempts = 0
+    for _ in range(max_batches):
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[: settings.FLEXHOOKS_RETENTION_BATCH]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            attempts += Attempt.objects.filter(delivery__event_id__in=ids)._raw_delete("default")
+            deliveries += Delivery.objects.filter(event_id__in=ids)._raw_delete("default")
+            events += Event.objects.filter(pk__in=ids)._raw_delete("default")
+    Notice.objects.filter(last_seen_at__lt=cutoff).delete()
+    if events:
+        logger.info("purged events=%s deliveries=%s attempts=%s", events, deliveries, attempts)
+    return PurgeResult(events=events, deliveries=deliveries, attempts=attempts)

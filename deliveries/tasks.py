@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from deliveries.services import deliveries_sweep, delivery_send
+from deliveries.notifications import notice_send
+from deliveries.services import deliveries_sweep, delivery_send, history_purge
 
 
 @shared_task(
@@ -26,3 +27,17 @@ def deliver(self, delivery_id: int) -> None:
 def sweep() -> None:
     """Reclaim lost attempts and wake due deliveries that have no message (beat)."""
     deliveries_sweep()
+
+
+@shared_task
+def purge_history() -> None:
+    """Delete history past the retention period (beat, hourly)."""
+    history_purge()
+
+
+@shared_task(
+    autoretry_for=(ConnectionError,), retry_backoff=5, retry_backoff_max=600, max_retries=8
+)
+def send_notice(notice_id: int) -> None:
+    """POST one operational notification to the operations webhook."""
+    notice_send(notice_id=notice_id)

@@ -30,8 +30,11 @@ from urllib3.exceptions import (
 from flexhooks.netguard import blocked_reason
 
 
-class BlockedAddressError(OSError):
-    """The destination resolves to an address outbound webhooks may not reach."""
+class BlockedAddressError(Exception):
+    """The destination resolves to an address outbound webhooks may not reach.
+
+    Not an OSError on purpose: urllib3 would wrap an OSError as a retryable "connection
+    aborted", and this is a verdict, not a network hiccup."""
 
 
 class DeadlineExceededError(Exception):
@@ -59,7 +62,7 @@ def _guarded_socket(conn: HTTPConnection) -> socket.socket:
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from exc
     allow_all = settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS
-    last_error: OSError | None = None
+    last_error: Exception | None = None
     for family, socktype, proto, _, sockaddr in infos:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
         reason = None if allow_all else blocked_reason(address, settings.FLEXHOOKS_ALLOWED_CIDRS)
@@ -116,12 +119,26 @@ def _pool_manager() -> urllib3.PoolManager:
     return _pool
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> Result:
-    """POST body to url; never raises for network trouble, it classifies it instead."""
+_unguarded: urllib3.PoolManager | None = None
+
+
+def _unguarded_pool_manager() -> urllib3.PoolManager:
+    global _unguarded
+    if _unguarded is None:
+        _unguarded = urllib3.PoolManager(num_pools=4, maxsize=1, retries=False)
+    return _unguarded
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True) -> Result:
+    """POST body to url; never raises for network trouble, it classifies it instead.
+
+    guarded=False skips the address guard: only for URLs the operator configured.
+    """
     started = time.monotonic()
     deadline = started + settings.FLEXHOOKS_REQUEST_DEADLINE
     try:
-        status, response_headers, response_body = _post(url, body, headers, deadline)
+        pool = _pool_manager() if guarded else _unguarded_pool_manager()
+        status, response_headers, response_body = _post(pool, url, body, headers, deadline)
     except Exception as exc:
         error_class, permanent = _classify(exc)
         return Result(
@@ -138,11 +155,11 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Result:
     )
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], deadline: float):
+def _post(pool, url: str, body: bytes, headers: dict[str, str], deadline: float):
     timeout = urllib3.Timeout(
         connect=settings.FLEXHOOKS_CONNECT_TIMEOUT, read=settings.FLEXHOOKS_REQUEST_DEADLINE
     )
-    response = _pool_manager().request(
+    response = pool.request(
         "POST",
         url,
         body=body,

@@ -88,11 +88,36 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str) -> None:
     endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
 
 
+def endpoint_disable_if_failing_since(*, endpoint_id: int, since) -> Endpoint | None:
+    """Disable the endpoint if its current failure streak began before `since` (and no
+    success came after); return it when this call disabled it."""
+    now = timezone.now()
+    reason = f"failing without a success since {since:%Y-%m-%d %H:%M} UTC"
+    disabled = Endpoint.objects.filter(
+        pk=endpoint_id, enabled=True, first_failure_at__lt=since
+    ).update(enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now)
+    return Endpoint.objects.get(pk=endpoint_id) if disabled else None
+
+
 def endpoint_enable(*, endpoint: Endpoint) -> None:
+    """Enable the endpoint with a clean health record (its old streak is history)."""
     endpoint.enabled = True
     endpoint.disabled_reason = ""
     endpoint.disabled_at = None
-    endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
+    endpoint.failure_streak = 0
+    endpoint.first_failure_at = None
+    endpoint.slow_until = None
+    endpoint.save(
+        update_fields=[
+            "enabled",
+            "disabled_reason",
+            "disabled_at",
+            "failure_streak",
+            "first_failure_at",
+            "slow_until",
+            "updated_at",
+        ]
+    )
 
 
 @transaction.atomic

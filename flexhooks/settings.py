@@ -247,6 +247,17 @@ FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float
 FLEXHOOKS_SLOW_ENDPOINT_SECONDS = _read("FLEXHOOKS_SLOW_ENDPOINT_SECONDS", env.int, 300)
 FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = _read("FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT", env.int, 1)
 FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 2.0)
+# An endpoint failing without a single success for this long is disabled (Svix: 5 days).
+FLEXHOOKS_AUTO_DISABLE_AFTER = _read("FLEXHOOKS_AUTO_DISABLE_AFTER", env.int, 5 * 24 * 3600)
+# Operational notifications (endpoint disabled, deliveries given up) are also POSTed here,
+# signed with FLEXHOOKS_OPS_WEBHOOK_SECRET (a whsec_ secret) when one is set.
+FLEXHOOKS_OPS_WEBHOOK_URL = _read("FLEXHOOKS_OPS_WEBHOOK_URL", env.str, "")
+FLEXHOOKS_OPS_WEBHOOK_SECRET = _read("FLEXHOOKS_OPS_WEBHOOK_SECRET", env.str, "")
+# History (events, deliveries, attempts) older than this many days is deleted.
+FLEXHOOKS_RETENTION_DAYS = _read("FLEXHOOKS_RETENTION_DAYS", env.int, 30)
+FLEXHOOKS_RETENTION_BATCH = _read("FLEXHOOKS_RETENTION_BATCH", env.int, 5000)
+# When set, /metrics answers only `Authorization: Bearer <token>`.
+FLEXHOOKS_METRICS_TOKEN = _read("FLEXHOOKS_METRICS_TOKEN", env.str, "")
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
 # A due delivery whose wake-up message was published this long ago without being
@@ -267,6 +278,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliveries.tasks.sweep",
         "schedule": timedelta(seconds=FLEXHOOKS_SWEEP_INTERVAL),
         "options": {"expires": FLEXHOOKS_SWEEP_INTERVAL * 2},
+    },
+    "purge-history": {
+        "task": "deliveries.tasks.purge_history",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
     },
 }
 

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from flexhooks import ops_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("flexhooks.api_urls")),
+    path("metrics", ops_views.metrics, name="metrics"),
+    path("healthz", ops_views.healthz, name="healthz"),
 ]

@@ -1,0 +1,81 @@
+"""Operational notifications: a log line, a Notice the dashboard shows, and optionally an
+event POSTed to the operations webhook (FLEXHOOKS_OPS_WEBHOOK_URL)."""
+
+import json
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from deliveries import retry_policy, signing, transport
+from deliveries.models import Notice
+from endpoints.models import Endpoint
+
+logger = logging.getLogger("flexhooks.ops")
+
+FOLD_WINDOW = timedelta(hours=1)
+
+
+def notify(*, kind: str, endpoint: Endpoint, message: str) -> Notice:
+    """Record an operational notification (folded with a recent one of the same kind)."""
+    now = timezone.now()
+    logger.warning(
+        "notice kind=%s endpoint=%s account=%s %s", kind, endpoint.pk, endpoint.account_id, message
+    )
+    recent = Notice.objects.filter(
+        kind=kind, endpoint=endpoint, last_seen_at__gte=now - FOLD_WINDOW
+    )
+    if recent.update(count=F("count") + 1, last_seen_at=now, message=message[:500]):
+        return recent.first()
+    notice = Notice.objects.create(
+        kind=kind,
+        account_id=endpoint.account_id,
+        endpoint=endpoint,
+        message=message[:500],
+        created_at=now,
+        last_seen_at=now,
+    )
+    if settings.FLEXHOOKS_OPS_WEBHOOK_URL:
+        from deliveries.tasks import send_notice
+
+        transaction.on_commit(lambda: send_notice.delay(notice.pk))
+    return notice
+
+
+def notice_send(*, notice_id: int) -> None:
+    """POST a notice to the operations webhook; raise ConnectionError to be retried."""
+    notice = Notice.objects.select_related("endpoint", "account").filter(pk=notice_id).first()
+    if notice is None or not settings.FLEXHOOKS_OPS_WEBHOOK_URL:
+        return
+    body = json.dumps(
+        {
+            "type": "flexhooks.notice",
+            "kind": notice.kind,
+            "message": notice.message,
+            "account": notice.account.name,
+            "endpoint_id": notice.endpoint_id,
+            "count": notice.count,
+            "at": notice.last_seen_at.isoformat(),
+        }
+    ).encode()
+    msg_id, timestamp = f"notice_{notice.pk}_{notice.count}", int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    if settings.FLEXHOOKS_OPS_WEBHOOK_SECRET:
+        headers["webhook-signature"] = signing.sign(
+            msg_id=msg_id,
+            timestamp=timestamp,
+            body=body,
+            secrets=[settings.FLEXHOOKS_OPS_WEBHOOK_SECRET],
+        )
+    # The operations URL is the operator's own, often internal: no address guard.
+    result = transport.post(settings.FLEXHOOKS_OPS_WEBHOOK_URL, body, headers, guarded=False)
+    if not retry_policy.is_success(result.status):
+        raise ConnectionError(f"ops webhook: {result.status or result.error_class}")

@@ -1,0 +1,95 @@
+"""Outbound requests never reach internal addresses: checked on the resolved address at
+connect time, so DNS answers cannot smuggle one in. No test here connects anywhere but
+loopback."""
+
+import ipaddress
+import socket
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from deliveries import transport
+from deliveries.models import Attempt, Delivery, Notice
+from deliveries.services import delivery_send, event_emit
+from endpoints.validators import validate_endpoint_url
+from tests.factories import make_endpoint
+
+BLOCKED = [
+    "127.0.0.1", "127.8.9.10", "[::1]",                       # loopback
+    "10.1.2.3", "172.16.5.4", "192.168.1.1", "[fd00::1]",     # private, unique-local
+    "169.254.169.254", "[fe80::1]",                           # link-local, cloud metadata
+    "100.64.0.1",                                             # CGNAT
+    "[64:ff9b::7f00:1]",                                      # NAT64 of 127.0.0.1
+    "224.0.0.1", "[ff02::1]",                                 # multicast
+    "0.0.0.0", "[::]",                                        # unspecified
+    "[::ffff:127.0.0.1]",                                     # IPv4-mapped loopback
+]  # fmt: skip
+
+
+@pytest.fixture
+def guarded(settings):
+    settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    settings.FLEXHOOKS_ALLOWED_CIDRS = ()
+    return settings
+
+
+@pytest.mark.parametrize("host", BLOCKED)
+def test_every_internal_address_class_is_blocked_at_connect(guarded, host):
+    result = transport.post(f"http://{host}:8080/hook", b"{}", {})
+    assert result.error_class == "blocked_address", result.error_message
+    assert result.permanent and result.status is None
+
+
+@pytest.mark.parametrize("host", BLOCKED)
+def test_literal_internal_addresses_are_refused_when_an_endpoint_is_saved(guarded, host):
+    with pytest.raises(ValidationError):
+        validate_endpoint_url(f"http://{host}/hook")
+
+
+def test_a_hostname_resolving_to_loopback_is_blocked(guarded, receiver):
+    port = receiver.url.rsplit(":", 1)[1]
+    result = transport.post(f"http://localhost:{port}/hook", b"{}", {})
+    assert result.error_class == "blocked_address"
+    assert receiver.received() == []
+
+
+def test_a_dns_answer_that_changes_after_the_check_is_caught_at_connect(
+    guarded, receiver, monkeypatch
+):
+    # Saving the endpoint resolves nothing (an answer then would prove nothing later)...
+    validate_endpoint_url("http://rebind.example.com/hook")
+    answers = iter(["93.184.216.34", "127.0.0.1"])  # first public, then loopback
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example.com":
+            return real(host, port, *args, **kwargs)
+        address = next(answers)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    next(answers)  # ...a naive check-then-connect would have seen the public answer here
+    port = int(receiver.url.rsplit(":", 1)[1])
+    result = transport.post(f"http://rebind.example.com:{port}/hook", b"{}", {})
+    # ...but the address connected to is the one resolved and checked at connect time.
+    assert result.error_class == "blocked_address" and "127.0.0.1" in result.error_message
+    assert receiver.received() == []
+
+
+def test_allowed_cidrs_open_a_private_range(guarded, receiver):
+    guarded.FLEXHOOKS_ALLOWED_CIDRS = (ipaddress.ip_network("127.0.0.0/8"),)
+    assert transport.post(receiver.url + "/hook", b"{}", {}).status == 200
+
+
+@pytest.mark.django_db
+def test_a_blocked_delivery_is_recorded_failed_not_retried_and_noticed(guarded, account):
+    guarded.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = True  # let the endpoint be saved...
+    make_endpoint(account, "http://169.254.169.254/latest/meta-data")
+    guarded.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = False  # ...then deliver under the guard
+    event_emit(account=account, event_type="invoice.created", data={})
+    delivery = Delivery.objects.get()
+    assert delivery_send(delivery_id=delivery.pk) is None
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.last_error_class == "blocked_address"
+    assert Attempt.objects.get().error_class == "blocked_address"
+    assert Notice.objects.get().kind == "delivery_failed"
