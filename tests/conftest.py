@@ -1,5 +1,6 @@
 import importlib
 import time
+from collections import Counter
 
 import pytest
 import redis
@@ -65,3 +66,15 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting: {message or predicate}")
+
+
+def report_drill(name: str, receiver, expected: set[str]) -> Counter:
+    """Print a drill's counts (run pytest -s to see them) and return receipts per event."""
+    received = Counter(r.headers["webhook-id"] for r in receiver.received())
+    duplicates = sum(n - 1 for n in received.values())
+    lost = len(expected - set(received))
+    print(
+        f"\nDRILL {name}: delivered={len(set(received) & expected)} lost={lost} "
+        f"duplicates={duplicates}"
+    )
+    return received
