@@ -1,6 +1,7 @@
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.template.response import TemplateResponse
@@ -11,7 +12,7 @@ from django.utils.timesince import timesince, timeuntil
 
 from accounts.models import Account
 from deliveries import selectors
-from deliveries.models import Delivery, Event
+from deliveries.models import Delivery, Event, Notice
 from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
 from endpoints.models import Endpoint
 from flexhooks.admin_tools import CappedCountPaginator, object_action_urls, redirect_back
@@ -252,6 +253,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "overview": overview,
             "failing": selectors.endpoints_failing_most(),
+            "notices": Notice.objects.select_related("endpoint", "account")[:10],
+            "retention_days": settings.FLEXHOOKS_RETENTION_DAYS,
             "chart": _hourly_chart(hours),
             "status_colours": STATUS_COLOURS,
         }

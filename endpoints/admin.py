@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -195,7 +196,28 @@ class EndpointAdmin(admin.ModelAdmin):
         return redirect_back(request, endpoint)
 
     def enable_view(self, request, endpoint):
+        disabled_at = endpoint.disabled_at
         endpoint_enable(endpoint=endpoint)
+        failed = (
+            disabled_at
+            and endpoint.deliveries.filter(status="failed", updated_at__gte=disabled_at).count()
+        )
+        if failed:
+            # Offer to send what failed meanwhile: the recover form, filled in.
+            since = disabled_at.strftime("%Y-%m-%d %H:%M:%S")
+            url = reverse("admin:endpoints_endpoint_change", args=[endpoint.pk])
+            self.message_user(
+                request,
+                format_html(
+                    "Endpoint enabled. {} deliveries failed while it was disabled: "
+                    '<a href="{}?recover_since={}#recover">recover them</a>.',
+                    failed,
+                    url,
+                    since,
+                ),
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(f"{url}?recover_since={since}#recover")
         self.message_user(request, "Endpoint enabled.", messages.SUCCESS)
         return redirect_back(request, endpoint)
 
@@ -231,6 +253,7 @@ class EndpointAdmin(admin.ModelAdmin):
                     "-created_at"
                 )[:20],
                 expiries=endpoint_secret_expiries(endpoint=endpoint),
-                recover_since=since.strftime("%Y-%m-%d %H:%M:%S"),
+                recover_since=request.GET.get("recover_since")
+                or since.strftime("%Y-%m-%d %H:%M:%S"),
             )
         return super().change_view(request, object_id, form_url, extra_context)

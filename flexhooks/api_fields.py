@@ -1,5 +1,6 @@
 """Shared API pieces: strict input serializers, cursor pagination, the account scope."""
 
+from django.conf import settings
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
@@ -23,6 +24,12 @@ class NewestFirstPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        # History older than this is deleted (FLEXHOOKS_RETENTION_DAYS).
+        response["Flexhooks-Retention-Days"] = str(settings.FLEXHOOKS_RETENTION_DAYS)
+        return response
 
 
 class AccountScopedMixin:

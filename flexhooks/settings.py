@@ -300,7 +300,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "flexhooks API",
-    "DESCRIPTION": "Webhook endpoints, events and deliveries of one account.",
+    "DESCRIPTION": (
+        "Webhook endpoints, events and deliveries of one account. Events, deliveries and"
+        f" attempts are kept {FLEXHOOKS_RETENTION_DAYS} days (the Flexhooks-Retention-Days"
+        " header of every list says so too)."
+    ),
     "VERSION": FLEXHOOKS_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",

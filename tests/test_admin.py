@@ -240,3 +240,23 @@ def test_delivery_filters_and_search(admin_client, failed):
         assert [d.pk for d in response.context["cl"].result_list] == [failed.pk], query
     response = admin_client.get(f"{url}?outcome=timeout")
     assert list(response.context["cl"].result_list) == []
+
+
+def test_enabling_offers_to_recover_what_failed_meanwhile(admin_client, endpoint, failed):
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_at=timezone.now() - timedelta(hours=2), disabled_reason="x"
+    )
+    response = admin_client.post(
+        reverse("admin:endpoints_endpoint_enable", args=[endpoint.pk]), follow=True
+    )
+    assert b"1 deliveries failed while it was disabled" in response.content
+    assert b'id="recover"' in response.content
+    assert response.context["recover_since"] < timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_overview_shows_notices_and_retention(admin_client, account, endpoint):
+    from deliveries.notifications import notify
+
+    notify(kind="endpoint_disabled", endpoint=endpoint, message="disabled: 410 Gone")
+    page = admin_client.get(reverse("admin:deliveries_delivery_overview")).content
+    assert b"disabled: 410 Gone" in page and b"kept 30 days" in page

@@ -195,6 +195,7 @@ def test_cursor_pagination_walks_every_row_once(api, tenant_a):
         url = page["next"]
     assert seen == sorted(Delivery.objects.values_list("id", flat=True), reverse=True)
     assert "count" not in page  # keyset pagination never counts
+    assert api.get("/api/v1/deliveries")["Flexhooks-Retention-Days"] == "30"
 
 
 def test_retry_and_recover_queue_deliveries(api, tenant_a):
