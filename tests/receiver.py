@@ -14,6 +14,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    answered: int = 0
 
 
 @dataclass
