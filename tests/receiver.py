@@ -41,16 +41,12 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
-                    receiver.requests.append(
-                        Received(
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                            time.time(),
-                        )
-                    )
                     reply = receiver._next_reply(self.path)
+                    receiver.requests.append(
+                        Received(self.path, headers, body, time.time(), reply.status)
+                    )
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:
