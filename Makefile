@@ -20,7 +20,7 @@ run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py dev_setup
 	@bash -c 'trap "kill \$$(jobs -p) 2>/dev/null; wait" EXIT INT TERM; \
-	  $(PY) -m celery -A flexhooks worker --loglevel=INFO --concurrency=2 & \
+	  $(PY) -m celery -A flexhooks worker --loglevel=INFO --pool=threads --concurrency=8 & \
 	  $(PY) -m celery -A flexhooks beat --loglevel=INFO & \
 	  $(PY) manage.py runserver 127.0.0.1:8000 & \
 	  wait -n'

@@ -208,6 +208,7 @@ def delivery_send(*, delivery_id: int) -> float | None:
         now=now,
         lease_until=lease_until,
         max_in_flight=settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT,
+        stuck_before=now - timedelta(seconds=settings.FLEXHOOKS_SLOW_ATTEMPT_SECONDS),
     )
     if claimed is None:
         return _postpone_if_endpoint_busy(delivery_id, now)

@@ -135,16 +135,20 @@ class Claim:
     secret_ciphertexts: list[str]
 
 
-# An endpoint that timed out recently (slow_until ahead) gets at most `cap` attempts in
-# flight, checked in the same statement; two claims racing may both pass it, so it is a
+# An endpoint that timed out recently (slow_until ahead), or has an attempt in flight for
+# longer than a moment (stuck_before), gets at most `cap` attempts in flight, checked in
+# the same statement; two claims racing may both pass it, so it is a
 # soft cap (at most one over per racing worker), which is all it needs to be.
 _CLAIM_SET = (
     "UPDATE deliveries_delivery"
     " SET status = 'sending', lease_expires_at = %(lease)s, attempt_count = attempt_count + 1,"
     " updated_at = %(now)s"
     " WHERE id = %(id)s AND status = 'pending' AND next_attempt_at <= %(now)s"
-    " AND (NOT EXISTS (SELECT 1 FROM endpoints_endpoint slow"
-    "      WHERE slow.id = deliveries_delivery.endpoint_id AND slow.slow_until > %(now)s)"
+    " AND ((NOT EXISTS (SELECT 1 FROM endpoints_endpoint slow"
+    "       WHERE slow.id = deliveries_delivery.endpoint_id AND slow.slow_until > %(now)s)"
+    "   AND NOT EXISTS (SELECT 1 FROM deliveries_delivery stuck"
+    "       WHERE stuck.endpoint_id = deliveries_delivery.endpoint_id"
+    "       AND stuck.status = 'sending' AND stuck.updated_at < %(stuck_before)s))"
     "  OR (SELECT count(*) FROM deliveries_delivery busy"
     "      WHERE busy.endpoint_id = deliveries_delivery.endpoint_id"
     "      AND busy.status = 'sending') < %(cap)s)"
@@ -163,11 +167,23 @@ FROM c JOIN deliveries_event e ON e.id = c.event_id
 
 
 def claim(
-    *, delivery_id: int, now: datetime, lease_until: datetime, max_in_flight: int
+    *,
+    delivery_id: int,
+    now: datetime,
+    lease_until: datetime,
+    max_in_flight: int,
+    stuck_before: datetime,
 ) -> Claim | None:
-    """Take a pending, due delivery for one attempt, unless its endpoint is slow and already
-    has max_in_flight attempts under way; None if it is not ours to send now."""
-    params = {"id": delivery_id, "now": now, "lease": lease_until, "cap": max_in_flight}
+    """Take a pending, due delivery for one attempt, unless its endpoint is slow (timed out
+    lately, or has an attempt under way since before stuck_before) and already has
+    max_in_flight attempts under way; None if it is not ours to send now."""
+    params = {
+        "id": delivery_id,
+        "now": now,
+        "lease": lease_until,
+        "cap": max_in_flight,
+        "stuck_before": stuck_before,
+    }
     with connection.cursor() as cursor:
         if _postgres():
             cursor.execute(_CLAIM_POSTGRES, params)

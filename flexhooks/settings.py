@@ -244,9 +244,11 @@ FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float
 # An endpoint that timed out is "slow" for FLEXHOOKS_SLOW_ENDPOINT_SECONDS and gets at
 # most FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT attempts at once, so it cannot hold every
 # worker slot; a delivery finding it full waits FLEXHOOKS_BUSY_DELAY s, attempt unspent.
+# An attempt in flight for longer than this also makes its endpoint count as slow.
+FLEXHOOKS_SLOW_ATTEMPT_SECONDS = _read("FLEXHOOKS_SLOW_ATTEMPT_SECONDS", env.float, 0.5)
 FLEXHOOKS_SLOW_ENDPOINT_SECONDS = _read("FLEXHOOKS_SLOW_ENDPOINT_SECONDS", env.int, 300)
 FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = _read("FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT", env.int, 1)
-FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 2.0)
+FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 1.0)
 # An endpoint failing without a single success for this long is disabled (Svix: 5 days).
 FLEXHOOKS_AUTO_DISABLE_AFTER = _read("FLEXHOOKS_AUTO_DISABLE_AFTER", env.int, 5 * 24 * 3600)
 # Operational notifications (endpoint disabled, deliveries given up) are also POSTed here,

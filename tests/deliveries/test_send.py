@@ -167,3 +167,21 @@ def test_a_timeout_marks_the_endpoint_slow(delivery, receiver, settings):
     endpoint = Endpoint.objects.get()
     assert Attempt.objects.get().error_class == "timeout"
     assert endpoint.slow_until > timezone.now() + timedelta(minutes=4)
+
+
+def test_an_attempt_stuck_in_flight_makes_its_endpoint_slow_at_once(
+    delivery, account, receiver, settings
+):
+    settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
+    settings.FLEXHOOKS_SLOW_ATTEMPT_SECONDS = 0.5
+    event_emit(account=account, event_type="wallet.created", data={})
+    stuck = Delivery.objects.exclude(pk=delivery.pk).get()
+    Delivery.objects.filter(pk=stuck.pk).update(status="sending")
+    Delivery.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(seconds=3))
+    assert delivery_send(delivery_id=delivery.pk) is not None  # postponed, not sent
+    assert receiver.received() == []
+    # A fresh in-flight attempt (a fast endpoint with parallel requests) does not cap it.
+    Delivery.objects.filter(pk=stuck.pk).update(updated_at=timezone.now())
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert delivery_send(delivery_id=delivery.pk) is None
+    assert len(receiver.received()) == 1
