@@ -248,7 +248,7 @@ FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float
 FLEXHOOKS_SLOW_ATTEMPT_SECONDS = _read("FLEXHOOKS_SLOW_ATTEMPT_SECONDS", env.float, 0.5)
 FLEXHOOKS_SLOW_ENDPOINT_SECONDS = _read("FLEXHOOKS_SLOW_ENDPOINT_SECONDS", env.int, 300)
 FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = _read("FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT", env.int, 1)
-FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 1.0)
+FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 5.0)
 # An endpoint failing without a single success for this long is disabled (Svix: 5 days).
 FLEXHOOKS_AUTO_DISABLE_AFTER = _read("FLEXHOOKS_AUTO_DISABLE_AFTER", env.int, 5 * 24 * 3600)
 # Operational notifications (endpoint disabled, deliveries given up) are also POSTed here,
