@@ -3,18 +3,12 @@ from django.template.response import TemplateResponse
 
 from accounts.models import Account, ApiKey
 from accounts.services import api_key_create, api_key_revoke
+from flexhooks.admin_tools import ReadOnlyInline
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
     model = ApiKey
     fields = ["prefix", "name", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Account)

@@ -4,7 +4,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from deliveries.models import Delivery
 from deliveries.services import event_emit
 from endpoints.models import Endpoint, EndpointSecret
 from endpoints.services import endpoint_create
+from flexhooks.testing import celery_worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 OBJECT = {
@@ -46,24 +46,17 @@ class Workers:
             redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
         env = {**os.environ, "FLEXHOOKS_SWEEP_INTERVAL": "2"}
         for n in range(self.processes):
-            command = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "flexhooks",
-                "worker",
+            command = celery_worker_command(
+                f"bench{n}",
                 "-I",
                 "bench.tasks",
                 f"--pool={self.pool}",
                 f"--concurrency={self.concurrency}",
-                "-n",
-                f"bench{n}@%h",
                 "--loglevel=WARNING",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
-            ]
+            )
             if n == 0:
                 command += ["-B", "-s", str(self.logs / "celerybeat-schedule")]
             log = open(self.logs / f"worker{n}.log", "wb")  # noqa: SIM115 - lives with the process

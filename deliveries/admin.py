@@ -15,7 +15,12 @@ from deliveries import selectors
 from deliveries.models import Delivery, Event, Notice
 from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
 from endpoints.models import Endpoint
-from flexhooks.admin_tools import CappedCountPaginator, object_action_urls, redirect_back
+from flexhooks.admin_tools import (
+    CappedCountPaginator,
+    ReadOnlyInline,
+    object_action_urls,
+    redirect_back,
+)
 
 STATUS_COLOURS = {
     "pending": "#b7791f",
@@ -291,16 +296,9 @@ def _hourly_chart(hours: list[dict], width: int = 720, height: int = 180) -> dic
     return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = ["endpoint", "status", "attempt_count", "last_status_code", "next_attempt_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Event)

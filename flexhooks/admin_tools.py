@@ -13,6 +13,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """A list of related rows, each linking to its own page; nothing editable here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most CAP rows, so a page of a table of millions never runs a full COUNT(*).
 

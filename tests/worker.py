@@ -3,12 +3,13 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 from django.db import connection
+
+from flexhooks.testing import celery_worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,18 +62,9 @@ class WorkerProcess:
             "CELERY_BROKER_URL": self.broker_url,
             **self.extra_env,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "flexhooks",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={self.concurrency}",
-            "-n",
-            f"{self.name}@%h",
-        ]
+        command = celery_worker_command(
+            self.name, "--loglevel=INFO", f"--concurrency={self.concurrency}"
+        )
         if self.beat:
             command += ["-B", "-s", str(self.tmp_path / f"{self.name}-beat")]
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
