@@ -1,0 +1,144 @@
+"""Emit: validate an event, store it with its deliveries, wake the workers."""
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import jsonschema
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from deliveries import store
+from deliveries.models import Event, new_event_id
+from endpoints.models import Endpoint, EventType
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadTooLargeError(Exception):
+    """The rendered event is larger than FLEXHOOKS_MAX_PAYLOAD_BYTES."""
+
+
+@dataclass(frozen=True)
+class EmitResult:
+    event: Event
+    deliveries: int
+    created: bool
+
+
+def render_envelope(*, event_id: str, event_type: EventType, created_at: datetime, data) -> str:
+    """The request body, rendered once per event and sent byte for byte on every attempt."""
+    envelope = {
+        "id": event_id,
+        "webhook_type": event_type.name,
+        "object_type": event_type.object_type,
+        "created_at": created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"object": data},
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+def _validated_event_type(name: str) -> EventType:
+    try:
+        event_type = EventType.objects.get(name=name)
+    except EventType.DoesNotExist:
+        raise ValidationError({"event_type": f"unknown event type {name!r}"}) from None
+    if event_type.archived:
+        raise ValidationError({"event_type": f"event type {name!r} is archived"})
+    return event_type
+
+
+def _validate_object(event_type: EventType, data) -> None:
+    if not isinstance(data, dict):
+        raise ValidationError({"object": "must be a JSON object"})
+    if event_type.schema:
+        try:
+            jsonschema.validate(data, event_type.schema)
+        except jsonschema.ValidationError as exc:
+            path = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+            raise ValidationError({"object": f"{path}: {exc.message}"}) from exc
+
+
+def _existing_emit(account: Account, idempotency_key: str) -> EmitResult | None:
+    event = Event.objects.filter(account=account, idempotency_key=idempotency_key).first()
+    if event is None:
+        return None
+    return EmitResult(event=event, deliveries=event.deliveries.count(), created=False)
+
+
+def event_emit(
+    *,
+    account: Account,
+    event_type: str,
+    data,
+    idempotency_key: str | None = None,
+    endpoint: Endpoint | None = None,
+) -> EmitResult:
+    """Record an event and one delivery per subscribed endpoint; wake the workers after commit.
+
+    With an idempotency key the account already used, return that event and create nothing.
+    With `endpoint`, deliver to that endpoint only, whatever it subscribes to (test events).
+    Raises ValidationError for a bad type or object, PayloadTooLargeError over the cap.
+    """
+    if idempotency_key:
+        existing = _existing_emit(account, idempotency_key)
+        if existing:
+            return existing
+    etype = _validated_event_type(event_type)
+    _validate_object(etype, data)
+    now = timezone.now()
+    event_id = new_event_id()
+    body = render_envelope(event_id=event_id, event_type=etype, created_at=now, data=data)
+    if len(body.encode()) > settings.FLEXHOOKS_MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(
+            f"the event is larger than {settings.FLEXHOOKS_MAX_PAYLOAD_BYTES} bytes"
+        )
+    event = Event(
+        id=event_id,
+        account=account,
+        event_type=etype,
+        body=body,
+        idempotency_key=idempotency_key or None,
+        created_at=now,
+    )
+    delivery_ids = store.insert_event(
+        event=event, only_endpoint_id=endpoint.pk if endpoint is not None else None
+    )
+    if delivery_ids is None:
+        # Another request with the same idempotency key won the race.
+        return _existing_emit(account, idempotency_key)
+    dispatch_on_commit(delivery_ids)
+    return EmitResult(event=event, deliveries=len(delivery_ids), created=True)
+
+
+def dispatch_on_commit(delivery_ids: list[int]) -> None:
+    """Publish the deliveries' wake-up messages once the current transaction commits."""
+    if delivery_ids:
+        transaction.on_commit(lambda: dispatch(delivery_ids))
+
+
+def dispatch(delivery_ids: Iterable[int]) -> None:
+    """Publish one wake-up message per delivery. A failure loses nothing: the sweeper
+    publishes again whatever is due and was not consumed."""
+    from deliveries.tasks import deliver
+
+    delivery_ids = list(delivery_ids)
+    try:
+        with deliver.app.producer_or_acquire() as producer:
+            for delivery_id in delivery_ids:
+                deliver.apply_async((delivery_id,), producer=producer)
+    except Exception:  # the database already holds the truth; the sweeper re-sends
+        logger.exception("could not publish %d deliveries; the sweeper will", len(delivery_ids))
+
+
+def endpoint_send_test(*, endpoint: Endpoint, event_type: str) -> EmitResult:
+    """Send the catalogue's example object of event_type to this endpoint only."""
+    etype = _validated_event_type(event_type)
+    return event_emit(
+        account=endpoint.account, event_type=etype.name, data=etype.example or {}, endpoint=endpoint
+    )
