@@ -199,7 +199,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = _read("CELERY_WORKER_PREFETCH_MULTIPLIER", env.int, 4)
+# One message reserved per worker slot: with acks_late nothing waits behind a slow attempt.
+CELERY_WORKER_PREFETCH_MULTIPLIER = _read("CELERY_WORKER_PREFETCH_MULTIPLIER", env.int, 1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
