@@ -27,14 +27,18 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+def jittered(seconds: float, jitter: float) -> float:
+    """seconds scaled by a random factor in 1 ± jitter, so retries do not arrive in step."""
+    return seconds * random.uniform(1 - jitter, 1 + jitter)  # noqa: S311 - not for security
+
+
 def next_delay(
     *, step: int, schedule: tuple[int, ...], jitter: float, retry_after: float | None = None
 ) -> float | None:
     """Seconds until the retry after `step` retries were used, or None when exhausted."""
     if step >= len(schedule):
         return None
-    base = schedule[step]
-    delay = base * random.uniform(1 - jitter, 1 + jitter)  # noqa: S311 - not for security
+    delay = jittered(schedule[step], jitter)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

@@ -1,7 +1,6 @@
 """Send: one attempt of a delivery, from the claim to the recorded outcome."""
 
 import logging
-import random
 import time
 from datetime import datetime, timedelta
 
@@ -27,7 +26,7 @@ _SENSITIVE_HEADER_WORDS = ("authorization", "token", "key", "secret", "cookie", 
 def _postpone_if_endpoint_busy(delivery_id: int, now: datetime) -> float | None:
     """A due delivery not claimed has a slow endpoint at its in-flight cap: try again
     shortly, without spending an attempt. (Not due, or not pending: nothing to do.)"""
-    wait = settings.FLEXHOOKS_BUSY_DELAY * random.uniform(0.8, 1.2)  # noqa: S311
+    wait = retry_policy.jittered(settings.FLEXHOOKS_BUSY_DELAY, 0.2)
     until = now + timedelta(seconds=wait)
     return wait if store.postpone_if_due(delivery_id=delivery_id, now=now, until=until) else None
 

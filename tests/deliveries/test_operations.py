@@ -10,6 +10,7 @@ from django.utils import timezone
 from deliveries.models import Attempt, Delivery, Event, Notice
 from deliveries.notifications import notice_send
 from deliveries.services import delivery_send, event_emit, history_purge
+from deliveries.signing import generate_secret
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_enable
 from tests.factories import make_endpoint
@@ -68,9 +69,6 @@ def test_a_410_disables_and_notices_and_repeats_fold_into_one_notice(account, de
 
 
 def test_a_notice_is_posted_signed_to_the_operations_webhook(delivery, receiver, settings):
-    secret = standardwebhooks.Webhook  # noqa: F841 - the library verifies below
-    from deliveries.signing import generate_secret
-
     settings.FLEXHOOKS_OPS_WEBHOOK_SECRET = generate_secret()
     settings.FLEXHOOKS_OPS_WEBHOOK_URL = receiver.url + "/ops"
     receiver.default = Reply(410)

@@ -1,5 +1,4 @@
 import pytest
-from django.db import connection
 
 from endpoints.models import EventType
 
@@ -62,8 +61,8 @@ def test_an_invoice_example_looks_like_an_invoice(event_types):
 
 
 def test_groups_match_the_catalogue(event_types):
-    groups = dict(EventType.objects.values_list("group").annotate().values_list("group", "name"))
-    assert set(groups) == {
+    groups = set(EventType.objects.values_list("group", flat=True))
+    assert groups == {
         "billable_metric",
         "customer",
         "subscription",
@@ -73,4 +72,5 @@ def test_groups_match_the_catalogue(event_types):
         "fee",
         "events",
     }
-    assert connection.vendor in {"postgresql", "sqlite"}
+    assert EventType.objects.filter(group="invoice").count() == 8
+    assert EventType.objects.get(name="wallet_transaction.updated").group == "wallet"
