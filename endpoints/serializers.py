@@ -8,6 +8,15 @@ class EventTypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = EventType
         fields = ["name", "group", "object_type", "description", "schema", "example", "archived"]
+        extra_kwargs = {
+            "name": {"help_text": "The event type's name, e.g. invoice.created (webhook_type)."},
+            "group": {"help_text": "The catalogue group, e.g. invoice."},
+            "object_type": {"help_text": "The envelope's object_type for this event type."},
+            "description": {"help_text": "When this event is sent."},
+            "schema": {"help_text": "JSON Schema the event object must match, if any."},
+            "example": {"help_text": "An example object, sent by endpoints/{id}/test."},
+            "archived": {"help_text": "Archived types can no longer be emitted or subscribed."},
+        }
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -29,6 +38,17 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "id": {"help_text": "The endpoint's id."},
+            "url": {"help_text": "Where the signed POSTs go."},
+            "description": {"help_text": "Free text for people."},
+            "enabled": {"help_text": "Disabled endpoints get no new deliveries."},
+            "disabled_reason": {"help_text": "Why it was disabled (410, failing, by hand)."},
+            "disabled_at": {"help_text": "When it was disabled."},
+            "headers": {"help_text": "Custom headers sent with every request."},
+            "created_at": {"help_text": "When the endpoint was created."},
+            "updated_at": {"help_text": "When the endpoint last changed."},
+        }
 
     def get_event_types(self, obj) -> list[str]:
         return sorted(et.name for et in obj.event_types.all())
@@ -43,7 +63,9 @@ class EndpointCreatedSerializer(EndpointSerializer):
 
 class EndpointInputSerializer(StrictSerializer):
     url = serializers.CharField(max_length=2048, help_text="http(s) URL receiving the POSTs.")
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    description = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Free text for people."
+    )
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=100),
         required=False,
@@ -55,7 +77,9 @@ class EndpointInputSerializer(StrictSerializer):
         required=False,
         help_text="Custom headers sent with every request (may not replace ours).",
     )
-    enabled = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(
+        required=False, help_text="false disables the endpoint; true enables it again."
+    )
 
 
 class SecretSerializer(serializers.Serializer):
