@@ -6,12 +6,14 @@ the project runs on a machine with no servers at all. A value that does not pars
 start-up with a message that names the variable.
 """
 
+import base64
 import ipaddress
 import warnings
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -270,6 +272,23 @@ FLEXHOOKS_SECRET_GRACE_SECONDS = _read("FLEXHOOKS_SECRET_GRACE_SECONDS", env.int
 # Fernet keys (comma-separated, newest first) encrypting endpoint secrets at rest. Unset,
 # a key is derived from SECRET_KEY, which is fine for development only.
 FLEXHOOKS_ENCRYPTION_KEYS = _read("FLEXHOOKS_ENCRYPTION_KEYS", env.list, [])
+
+for _key in FLEXHOOKS_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "FLEXHOOKS_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes)"
+        ) from exc
+if FLEXHOOKS_OPS_WEBHOOK_SECRET:
+    try:
+        if not FLEXHOOKS_OPS_WEBHOOK_SECRET.startswith("whsec_"):
+            raise ValueError
+        base64.b64decode(FLEXHOOKS_OPS_WEBHOOK_SECRET.removeprefix("whsec_"), validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "FLEXHOOKS_OPS_WEBHOOK_SECRET must be a whsec_ secret (whsec_ + base64)"
+        ) from exc
 
 if FLEXHOOKS_LEASE_SECONDS <= FLEXHOOKS_REQUEST_DEADLINE:
     raise ImproperlyConfigured("FLEXHOOKS_LEASE_SECONDS must be longer than the request deadline")

@@ -78,19 +78,3 @@ def report_drill(name: str, receiver, expected: set[str]) -> Counter:
         f"duplicates={duplicates}"
     )
     return received
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _close_stray_connections(django_db_setup, django_db_blocker):
-    """The live server's request threads (browser test) can leave an idle connection
-    behind, which would stop the test database from being dropped at the end."""
-    yield
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )

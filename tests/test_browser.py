@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from playwright.sync_api import expect
 
 from deliveries.models import Delivery
@@ -42,6 +43,14 @@ def browser_page(monkeypatch):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         yield page
         browser.close()
+    # The live server's request threads can leave idle connections behind, which would
+    # stop the test database from being dropped at the end of the run.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def test_an_operator_finds_a_failed_delivery_and_retries_it(

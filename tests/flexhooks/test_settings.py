@@ -32,6 +32,9 @@ def _start(**env) -> subprocess.CompletedProcess:
         ("FLEXHOOKS_MAX_PAYLOAD_BYTES", "a lot"),
         ("FLEXHOOKS_API_RATE", "fast"),
         ("DEBUG", "maybe?"),
+        ("FLEXHOOKS_ENCRYPTION_KEYS", "not-a-fernet-key"),
+        ("FLEXHOOKS_OPS_WEBHOOK_SECRET", "hunter2"),
+        ("FLEXHOOKS_ALLOWED_CIDRS", "10.0.0.0/33"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name, value):
