@@ -1,9 +1,10 @@
 """The Celery app: `celery -A flexhooks worker` and `celery -A flexhooks beat`."""
 
 import os
+import time
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flexhooks.settings")
 
@@ -12,13 +13,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@task_prerun.connect
 @task_postrun.connect
 def _recycle_database_connections(**kwargs) -> None:
     # Celery's Django fixup would close the connection around every task (a new
-    # PostgreSQL connection per delivery); CELERY_DB_REUSE_MAX turns that off, and this
-    # applies Django's own rules instead, as between two web requests: keep a healthy
-    # connection for CONN_MAX_AGE, drop a broken or expired one.
-    from django.db import close_old_connections
+    # PostgreSQL connection per delivery); CELERY_DB_REUSE_MAX turns that off. Instead a
+    # connection is kept until CONN_MAX_AGE, and dropped after a task that hit a database
+    # error if it no longer works (Django's close_if_unusable_or_obsolete), without the
+    # extra round trip of a health check before every task.
+    from django.db import connections
 
-    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        expired = connection.close_at is not None and time.monotonic() >= connection.close_at
+        if connection.errors_occurred or expired:
+            connection.close_if_unusable_or_obsolete()
