@@ -16,7 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 
 from deliveries.models import Attempt, Delivery, Event
-from endpoints.models import Endpoint, EndpointSecret, signing_at
+from endpoints.models import Endpoint, EndpointSecret, EventType, signing_at
 
 Status = Delivery.Status
 _SUBSCRIPTIONS = Endpoint.event_types.through._meta.db_table
@@ -31,11 +31,14 @@ def _postgres() -> bool:
 
 def insert_event(*, event: Event, only_endpoint_id: int | None) -> list[int] | None:
     """Insert the (unsaved) event and one pending delivery per target endpoint; return the
-    deliveries' ids, or None when the account already used the event's idempotency key."""
+    deliveries' ids, or None when nothing was inserted: the account already used the
+    event's idempotency key, or the event type has been archived meanwhile."""
     if _postgres():
         return _insert_event_postgres(event, only_endpoint_id)
     try:
         with transaction.atomic():
+            if EventType.objects.filter(pk=event.event_type_id, archived=True).exists():
+                return None
             event.save(force_insert=True)
             endpoint_ids = (
                 [only_endpoint_id]
@@ -75,7 +78,8 @@ def _subscribed_endpoint_ids(account_id: int, event_type_id: int) -> list[int]:
 _INSERT_EVENT = """
 WITH ev AS (
     INSERT INTO deliveries_event (id, account_id, event_type_id, body, idempotency_key, created_at)
-    VALUES (%(id)s, %(account)s, %(type)s, %(body)s, %(key)s, %(now)s)
+    SELECT %(id)s, %(account)s, %(type)s, %(body)s, %(key)s, %(now)s
+    FROM endpoints_eventtype et WHERE et.id = %(type)s AND NOT et.archived
     ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id
 ), d AS (

@@ -263,6 +263,8 @@ FLEXHOOKS_RETENTION_DAYS = _read("FLEXHOOKS_RETENTION_DAYS", env.int, 30)
 FLEXHOOKS_RETENTION_BATCH = _read("FLEXHOOKS_RETENTION_BATCH", env.int, 5000)
 # When set, /metrics answers only `Authorization: Bearer <token>`.
 FLEXHOOKS_METRICS_TOKEN = _read("FLEXHOOKS_METRICS_TOKEN", env.str, "")
+# Emitting reads an event type from a per-process cache at most this old.
+FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS = _read("FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS", env.float, 5.0)
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
 # A due delivery whose wake-up message was published this long ago without being

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,13 +44,25 @@ def render_envelope(*, event_id: str, event_type: EventType, created_at: datetim
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
-def _validated_event_type(name: str) -> EventType:
+# Event types by name, per process, for a few seconds: emitting is the hot path and the
+# catalogue rarely changes. An archived type is still refused at once (the insert checks
+# it); a new JSON Schema applies within FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS.
+_event_types: dict[str, tuple[EventType, float]] = {}
+
+
+def _validated_event_type(name: str, *, cached: bool = True) -> EventType:
+    hit = _event_types.get(name) if cached else None
+    if hit is not None and time.monotonic() - hit[1] < settings.FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS:
+        return hit[0]
     try:
         event_type = EventType.objects.get(name=name)
     except EventType.DoesNotExist:
+        _event_types.pop(name, None)
         raise ValidationError({"event_type": f"unknown event type {name!r}"}) from None
     if event_type.archived:
+        _event_types.pop(name, None)
         raise ValidationError({"event_type": f"event type {name!r} is archived"})
+    _event_types[name] = (event_type, time.monotonic())
     return event_type
 
 
@@ -110,8 +123,13 @@ def event_emit(
         event=event, only_endpoint_id=endpoint.pk if endpoint is not None else None
     )
     if delivery_ids is None:
-        # Another request with the same idempotency key won the race.
-        return _existing_emit(account, idempotency_key)
+        # The type was archived since it was cached (this raises), or another request with
+        # the same idempotency key won the race.
+        _validated_event_type(event_type, cached=False)
+        existing = idempotency_key and _existing_emit(account, idempotency_key)
+        if not existing:
+            raise ValidationError({"event_type": "the event type changed meanwhile; try again"})
+        return existing
     dispatch_on_commit(delivery_ids)
     return EmitResult(event=event, deliveries=len(delivery_ids), created=True)
 

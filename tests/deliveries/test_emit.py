@@ -41,6 +41,7 @@ def test_it_renders_the_envelope_once(account):
 def test_emitting_to_many_endpoints_costs_a_constant_number_of_statements(account):
     for n in range(5):
         make_endpoint(account, f"https://{n}.example.com/")
+    event_emit(account=account, event_type="invoice.created", data={})  # type now cached
     with CaptureQueriesContext(connection) as few:
         event_emit(account=account, event_type="invoice.created", data={})
     for n in range(5, 200):
@@ -49,7 +50,7 @@ def test_emitting_to_many_endpoints_costs_a_constant_number_of_statements(accoun
         result = event_emit(account=account, event_type="invoice.created", data={})
     assert result.deliveries == 200
     if connection.vendor == "postgresql":  # SQLite splits big inserts by its variable limit
-        assert len(many) == len(few)
+        assert len(many) == len(few) == 1
 
 
 def test_the_same_idempotency_key_returns_the_first_event(account):

@@ -35,3 +35,17 @@ def test_emit_send_and_record_agree_on_both_paths(path, account, receiver):
     assert (delivery.status, delivery.retry_step, delivery.attempt_count) == ("pending", 1, 1)
     assert (attempt.response_status, attempt.number, attempt.trigger) == (503, 1, "scheduled")
     assert attempt.request_headers["webhook-id"] == first.event.pk
+
+
+def test_a_type_archived_after_it_was_cached_is_refused_at_once(path, account):
+    from django.core.exceptions import ValidationError
+
+    from deliveries.models import Event
+    from endpoints.models import EventType
+
+    make_endpoint(account)
+    event_emit(account=account, event_type="fee.created", data={})  # now cached
+    EventType.objects.filter(name="fee.created").update(archived=True)
+    with pytest.raises(ValidationError, match="archived"):
+        event_emit(account=account, event_type="fee.created", data={})
+    assert Event.objects.count() == 1 and Delivery.objects.count() == 1
