@@ -136,10 +136,6 @@ class Attempt(models.Model):
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
 
-    @property
-    def succeeded(self) -> bool:
-        return self.response_status is not None and 200 <= self.response_status < 300
-
 
 class Notice(models.Model):
     """An operational notification: an endpoint disabled, deliveries given up on.

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Account
 from deliveries.signing import generate_secret
 from endpoints import crypto
-from endpoints.models import Endpoint, EndpointSecret, EventType, signing_at
+from endpoints.models import Endpoint, EndpointSecret, EventType
 
 _UNSET = object()
 
@@ -134,14 +134,6 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, grace_seconds: int | None = No
 
 def endpoint_current_secret(*, endpoint: Endpoint) -> str:
     return endpoint.secrets.get(expires_at__isnull=True).secret
-
-
-def endpoint_signing_secrets(*, endpoint_id: int, now: datetime) -> list[str]:
-    """Every secret that signs now, newest first."""
-    rows = EndpointSecret.objects.filter(signing_at(now), endpoint_id=endpoint_id).values_list(
-        "ciphertext", flat=True
-    )
-    return [crypto.decrypt(ciphertext) for ciphertext in rows]
 
 
 def endpoint_secret_expiries(*, endpoint: Endpoint) -> list[datetime]:
