@@ -39,7 +39,3 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.account})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
