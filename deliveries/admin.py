@@ -143,6 +143,38 @@ class DeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "event",
+                    "endpoint",
+                    "account",
+                    "status",
+                    "attempt_count",
+                    "last_status_code",
+                    "last_error_class",
+                    "last_error",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            "Scheduling",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "next_attempt_at",
+                    "retry_step",
+                    "next_trigger",
+                    "dispatched_at",
+                    "lease_expires_at",
+                    "updated_at",
+                ],
+            },
+        ),
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False
