@@ -8,6 +8,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from deliveries.models import Delivery
+from deliveries.transport import TIMEOUT_ERRORS
 
 Status = Delivery.Status
 
@@ -19,7 +20,7 @@ def outcome_filters(status: str = "last_status_code", error: str = "last_error_c
         "3xx": Q(**{f"{status}__gte": 300, f"{status}__lt": 400}),
         "4xx": Q(**{f"{status}__gte": 400, f"{status}__lt": 500}),
         "5xx": Q(**{f"{status}__gte": 500}),
-        "timeout": Q(**{f"{error}__in": ["timeout", "connect_timeout"]}),
+        "timeout": Q(**{f"{error}__in": sorted(TIMEOUT_ERRORS)}),
         "connection": Q(
             **{f"{error}__in": ["connection_refused", "connection_error", "dns", "tls"]}
         ),

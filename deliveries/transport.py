@@ -105,28 +105,21 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-_pool: urllib3.PoolManager | None = None
-_pool_pid: int | None = None
+# Error classes of a request that ran out of time (the receiver may be struggling).
+TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})
+
+_pools: dict[tuple[int, bool], urllib3.PoolManager] = {}
 
 
-def _pool_manager() -> urllib3.PoolManager:
-    global _pool, _pool_pid
+def _pool_manager(guarded: bool) -> urllib3.PoolManager:
     # Created lazily in each process: a pool must never be shared across a fork.
-    if _pool is None or _pool_pid != os.getpid():
-        _pool = urllib3.PoolManager(num_pools=256, maxsize=4, block=False, retries=False)
-        _pool.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
-        _pool_pid = os.getpid()
-    return _pool
-
-
-_unguarded: urllib3.PoolManager | None = None
-
-
-def _unguarded_pool_manager() -> urllib3.PoolManager:
-    global _unguarded
-    if _unguarded is None:
-        _unguarded = urllib3.PoolManager(num_pools=4, maxsize=1, retries=False)
-    return _unguarded
+    key = (os.getpid(), guarded)
+    if key not in _pools:
+        pool = urllib3.PoolManager(num_pools=256, maxsize=4, block=False, retries=False)
+        if guarded:
+            pool.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+        _pools[key] = pool
+    return _pools[key]
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True) -> Result:
@@ -137,7 +130,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True
     started = time.monotonic()
     deadline = started + settings.FLEXHOOKS_REQUEST_DEADLINE
     try:
-        pool = _pool_manager() if guarded else _unguarded_pool_manager()
+        pool = _pool_manager(guarded)
         status, response_headers, response_body = _post(pool, url, body, headers, deadline)
     except Exception as exc:
         error_class, permanent = _classify(exc)

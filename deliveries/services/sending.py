@@ -161,6 +161,7 @@ def _record(attempt: Attempt, result: transport.Result, retry_step: int, endpoin
 
 def _notify_outcome(attempt, result, status, health, endpoint_id, now) -> None:
     """The rare outcomes operators hear about: an endpoint disabled, a delivery given up."""
+    endpoint = None
     if result.status == 410:
         endpoint = Endpoint.objects.get(pk=endpoint_id)
         endpoint_disable(endpoint=endpoint, reason="the endpoint answered 410 Gone")
@@ -182,7 +183,7 @@ def _notify_outcome(attempt, result, status, health, endpoint_id, now) -> None:
         error = result.error_class or f"HTTP {result.status}"
         notify(
             kind=Notice.Kind.DELIVERY_FAILED,
-            endpoint=Endpoint.objects.get(pk=endpoint_id),
+            endpoint=endpoint or Endpoint.objects.get(pk=endpoint_id),
             message=f"gave up on delivery {attempt.delivery_id} after attempt "
             f"{attempt.number} ({error})",
         )
@@ -191,7 +192,7 @@ def _notify_outcome(attempt, result, status, health, endpoint_id, now) -> None:
 def _health(result: transport.Result, now: datetime) -> tuple[str, datetime | None]:
     if retry_policy.is_success(result.status):
         return store.Health.SUCCESS, None
-    if result.error_class in ("timeout", "connect_timeout"):
+    if result.error_class in transport.TIMEOUT_ERRORS:
         return store.Health.TIMEOUT, now + timedelta(
             seconds=settings.FLEXHOOKS_SLOW_ENDPOINT_SECONDS
         )
@@ -202,7 +203,7 @@ def _retry_delay(result: transport.Result, retry_step: int, now: datetime) -> fl
     retry_after = None
     if result.status in (429, 503):
         retry_after = retry_policy.parse_retry_after(result.headers.get("Retry-After"), now)
-    if result.status == 429 or result.error_class in ("timeout", "connect_timeout"):
+    if result.status == 429 or result.error_class in transport.TIMEOUT_ERRORS:
         # A struggling receiver gets room to breathe, whatever the schedule says.
         retry_after = max(retry_after or 0.0, settings.FLEXHOOKS_MIN_DELAY_WHEN_SLOW)
     return retry_policy.next_delay(
