@@ -17,7 +17,8 @@ class Event(models.Model):
     """One emitted event. `body` is the envelope rendered once, sent byte for byte."""
 
     id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
-    account = models.ForeignKey(Account, models.CASCADE, related_name="events")
+    # Indexed by event_account_newest (account, -id); no index of its own.
+    account = models.ForeignKey(Account, models.CASCADE, related_name="events", db_index=False)
     event_type = models.ForeignKey(EventType, models.PROTECT, related_name="events")
     body = models.TextField(editable=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key, outside the unique constraint
@@ -59,10 +60,14 @@ class Delivery(models.Model):
         SCHEDULED = "scheduled"
         MANUAL = "manual"
 
-    event = models.ForeignKey(Event, models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(Endpoint, models.CASCADE, related_name="deliveries")
+    # Each foreign key is the first column of a composite index below, which serves its
+    # lookups: a separate index would only cost every insert and every status change.
+    event = models.ForeignKey(Event, models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(
+        Endpoint, models.CASCADE, related_name="deliveries", db_index=False
+    )
     # Copied from the event so tenant-scoped lists need no join.
-    account = models.ForeignKey(Account, models.CASCADE, related_name="deliveries")
+    account = models.ForeignKey(Account, models.CASCADE, related_name="deliveries", db_index=False)
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     # Scheduled retries used since the delivery was created or last retried by hand.
@@ -114,7 +119,8 @@ class Delivery(models.Model):
 class Attempt(models.Model):
     """One HTTP try of a delivery, recorded whatever happened."""
 
-    delivery = models.ForeignKey(Delivery, models.CASCADE, related_name="attempts")
+    # Indexed by attempt_delivery_number (delivery, number).
+    delivery = models.ForeignKey(Delivery, models.CASCADE, related_name="attempts", db_index=False)
     number = models.PositiveIntegerField()
     trigger = models.CharField(max_length=16, choices=Delivery.Trigger)
     started_at = models.DateTimeField()

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint, EndpointSecret, EventType, signing_at
+from flexhooks.prepared import statement
 
 Status = Delivery.Status
 _SUBSCRIPTIONS = Endpoint.event_types.through._meta.db_table
@@ -115,7 +116,7 @@ def _insert_event_postgres(event: Event, only_endpoint_id: int | None) -> list[i
         "endpoint": only_endpoint_id,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        statement(sql).execute(cursor, params)
         inserted, delivery_ids = cursor.fetchone()
     return delivery_ids if inserted else None
 
@@ -190,7 +191,7 @@ def claim(
     }
     with connection.cursor() as cursor:
         if _postgres():
-            cursor.execute(_CLAIM_POSTGRES, params)
+            statement(_CLAIM_POSTGRES).execute(cursor, params)
             row = cursor.fetchone()
             return None if row is None else _claim_from_row(row)
         cursor.execute(_CLAIM_SET, params)
@@ -322,7 +323,7 @@ def record(
         **{f"set_{column}": value for column, value in changes.items()},
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        statement(sql).execute(cursor, params)
 
 
 def _record_health_orm(endpoint_id, health, now, fresh, slow_until) -> None:

@@ -265,6 +265,9 @@ FLEXHOOKS_RETENTION_BATCH = _read("FLEXHOOKS_RETENTION_BATCH", env.int, 5000)
 FLEXHOOKS_METRICS_TOKEN = _read("FLEXHOOKS_METRICS_TOKEN", env.str, "")
 # Emitting reads an event type from a per-process cache at most this old.
 FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS = _read("FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS", env.float, 5.0)
+# The hot path's statements are prepared once per database connection (PostgreSQL).
+# Turn off behind a pooler in transaction mode (PgBouncer pool_mode = transaction).
+FLEXHOOKS_DB_PREPARED_STATEMENTS = _read("FLEXHOOKS_DB_PREPARED_STATEMENTS", env.bool, True)
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
 # A due delivery whose wake-up message was published this long ago without being

@@ -1,4 +1,5 @@
-"""The portable (ORM) write path gives the same results as PostgreSQL's single statements."""
+"""The portable (ORM) write path gives the same results as PostgreSQL's single statements,
+prepared on the server or sent as they are."""
 
 import pytest
 
@@ -11,10 +12,11 @@ from tests.receiver import Reply
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["native", "portable"])
-def path(request, monkeypatch):
+@pytest.fixture(params=["native", "unprepared", "portable"])
+def path(request, monkeypatch, settings):
     if request.param == "portable":
         monkeypatch.setattr(store, "_postgres", lambda: False)
+    settings.FLEXHOOKS_DB_PREPARED_STATEMENTS = request.param == "native"
     return request.param
 
 
