@@ -21,7 +21,7 @@ BROKER_URL = os.environ.get("FLEXHOOKS_BENCH_BROKER_URL", "redis://127.0.0.1:637
 
 # The worker settings the README recommends (see "Production").
 WORKER_POOL = os.environ.get("FLEXHOOKS_BENCH_POOL", "threads")
-WORKER_CONCURRENCY = int(os.environ.get("FLEXHOOKS_BENCH_CONCURRENCY", "16"))
+WORKER_CONCURRENCY = int(os.environ.get("FLEXHOOKS_BENCH_CONCURRENCY", "32"))
 WORKER_PROCESSES = int(os.environ.get("FLEXHOOKS_BENCH_PROCESSES", "1"))
 BENCH_ENV = {
     "DATABASE_URL": DATABASE_URL,
@@ -38,6 +38,9 @@ BENCH_ENV = {
 def parse_args():
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument(
+        "--emitters", type=int, default=4, help="threads emitting the throughput phase's events"
+    )
     parser.add_argument("--latency-rate", type=float, default=50)
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--fanout", type=int, default=1000)
@@ -86,7 +89,7 @@ def main() -> None:
         workers.start()
         results["http_floor"] = phases.http_floor(nginx, max(args.events, 200))
         results["celery_floor"] = phases.celery_floor(args.events)
-        results["throughput"] = phases.throughput(nginx, args.events)
+        results["throughput"] = phases.throughput(nginx, args.events, args.emitters)
         results["drain"] = phases.drain(nginx, args.events)
         results["latency"] = phases.latency(nginx, args.latency_rate, args.latency_seconds)
         results["fanout"] = phases.fanout(nginx, args.fanout)

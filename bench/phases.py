@@ -6,10 +6,11 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pycurl
 import redis
-import urllib3
 from django.conf import settings
 from django.db import connection
 from django.db.models import Max
@@ -137,24 +138,28 @@ def _rate(n: int, seconds: float) -> dict:
 
 
 def http_floor(nginx, n: int) -> dict:
-    """One process POSTing the same signed body to nginx over one keep-alive connection."""
+    """One process POSTing the same signed body to nginx over one keep-alive connection,
+    with the client the transport uses (libcurl)."""
     body = b'{"id":"evt_floor","webhook_type":"invoice.created","data":{"object":{}}}'
-    secret = signing.generate_secret()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": "evt_floor",
-        "webhook-timestamp": str(int(time.time())),
-        "webhook-signature": signing.sign(
-            msg_id="evt_floor", timestamp=int(time.time()), body=body, secrets=[secret]
-        ),
-    }
-    pool = urllib3.PoolManager(retries=False)
-    url = nginx.url + "/floor"
+    secret, timestamp = signing.generate_secret(), int(time.time())
+    signature = signing.sign(msg_id="evt_floor", timestamp=timestamp, body=body, secrets=[secret])
+    headers = [
+        b"content-type: application/json",
+        b"webhook-id: evt_floor",
+        f"webhook-timestamp: {timestamp}".encode(),
+        f"webhook-signature: {signature}".encode(),
+    ]
+    handle = pycurl.Curl()
+    handle.setopt(pycurl.URL, nginx.url + "/floor")
+    handle.setopt(pycurl.POSTFIELDS, body)
+    handle.setopt(pycurl.HTTPHEADER, headers)
+    handle.setopt(pycurl.WRITEFUNCTION, len)
     for _ in range(50):
-        pool.request("POST", url, body=body, headers=headers)
+        handle.perform()
     started = time.perf_counter()
     for _ in range(n):
-        assert pool.request("POST", url, body=body, headers=headers).status == 204
+        handle.perform()
+        assert handle.getinfo(pycurl.RESPONSE_CODE) == 204
     return _rate(n, time.perf_counter() - started)
 
 
@@ -176,18 +181,31 @@ def celery_floor(n: int, warm_up: bool = False) -> dict:
     return _rate(n, time.perf_counter() - started)
 
 
-def throughput(nginx, n: int) -> dict:
-    """n events to one endpoint, from the first emit to the last recorded success."""
+def throughput(nginx, n: int, emitters: int = 1) -> dict:
+    """n events to one endpoint, from the first emit to the last recorded success.
+
+    `emitters` threads share the emitting, as concurrent API requests would: one caller
+    alone waits for each emit's two round trips (PostgreSQL's commit, the broker) in turn."""
     _, (endpoint,) = _account("throughput", [nginx.url + "/throughput"])
+
+    def emit(count: int) -> None:
+        try:
+            for _ in range(count):
+                event_emit(account=endpoint.account, event_type="invoice.created", data=OBJECT)
+        finally:
+            connection.close()  # this thread's own connection
+
+    shares = [n // emitters + (1 if i < n % emitters else 0) for i in range(emitters)]
     started = time.time()
-    for _ in range(n):
-        event_emit(account=endpoint.account, event_type="invoice.created", data=OBJECT)
+    with ThreadPoolExecutor(emitters) as pool:
+        list(pool.map(emit, shares))
     emitted = time.time()
     done = _wait_succeeded(n, endpoint=endpoint)
     attempts = Delivery.objects.filter(endpoint=endpoint).values_list("attempt_count", flat=True)
     return {
         **_rate(n, done - started),
         "emit_per_second": round(n / (emitted - started), 1),
+        "emitters": emitters,
         "attempts": sum(attempts),
     }
 
@@ -327,7 +345,8 @@ def table(r: dict) -> str:
         (
             "Throughput, 1 endpoint",
             f"{r['throughput']['per_second']:,.0f} deliveries/s"
-            f" ({r['throughput']['n']} events; emit {r['throughput']['emit_per_second']:,.0f}/s)",
+            f" ({r['throughput']['n']} events from {r['throughput']['emitters']} threads;"
+            f" emit {r['throughput']['emit_per_second']:,.0f}/s)",
         ),
         ("  ÷ Celery floor", f"{r['ratios']['throughput_over_celery_floor']:.2f}"),
         ("  ÷ HTTP floor", f"{r['ratios']['throughput_over_http_floor']:.2f}"),

@@ -3,8 +3,8 @@ connect time, so DNS answers cannot smuggle one in. No test here connects anywhe
 loopback."""
 
 import ipaddress
-import socket
 
+import pycurl
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -53,25 +53,19 @@ def test_a_hostname_resolving_to_loopback_is_blocked(guarded, receiver):
     assert receiver.received() == []
 
 
-def test_a_dns_answer_that_changes_after_the_check_is_caught_at_connect(
-    guarded, receiver, monkeypatch
-):
+def test_a_dns_answer_given_at_send_time_is_checked_at_connect(guarded, receiver):
     # Saving the endpoint resolves nothing (an answer then would prove nothing later)...
     validate_endpoint_url("http://rebind.example.com/hook")
-    answers = iter(["93.184.216.34", "127.0.0.1"])  # first public, then loopback
-    real = socket.getaddrinfo
-
-    def rebinding(host, port, *args, **kwargs):
-        if host != "rebind.example.com":
-            return real(host, port, *args, **kwargs)
-        address = next(answers)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    next(answers)  # ...a naive check-then-connect would have seen the public answer here
     port = int(receiver.url.rsplit(":", 1)[1])
-    result = transport.post(f"http://rebind.example.com:{port}/hook", b"{}", {})
-    # ...but the address connected to is the one resolved and checked at connect time.
+    # ...and when it is sent, the name resolves to loopback, as a rebinding DNS server
+    # would answer (libcurl resolves; this puts the answer in the handle's DNS cache).
+    entry = f"rebind.example.com:{port}"
+    transport._handle().setopt(pycurl.RESOLVE, [f"{entry}:127.0.0.1"])
+    try:
+        result = transport.post(f"http://rebind.example.com:{port}/hook", b"{}", {})
+    finally:
+        transport._handle().setopt(pycurl.RESOLVE, [f"-{entry}"])
+    # The address checked is the one libcurl is about to connect to.
     assert result.error_class == "blocked_address" and "127.0.0.1" in result.error_message
     assert receiver.received() == []
 
