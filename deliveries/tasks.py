@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from deliveries.notifications import notice_send
-from deliveries.services import deliveries_sweep, delivery_send, history_purge
+from deliveries.services import deliveries_sweep, delivery_send, dispatch, history_purge
 
 
 @shared_task(
@@ -21,6 +21,12 @@ def deliver(self, delivery_id: int) -> None:
     countdown = delivery_send(delivery_id=delivery_id)
     if countdown is not None:
         raise self.retry(countdown=countdown)
+
+
+@shared_task
+def publish_wakeups(delivery_ids: list[int]) -> None:
+    """Publish the wake-up messages of one chunk of a large fan-out."""
+    dispatch(delivery_ids)
 
 
 @shared_task

@@ -212,7 +212,10 @@ CELERY_TASK_QUEUES = (
     Queue("flexhooks", routing_key="flexhooks"),
     Queue("deliveries", routing_key="deliveries"),
 )
-CELERY_TASK_ROUTES = {"deliveries.tasks.deliver": {"queue": "deliveries"}}
+CELERY_TASK_ROUTES = {
+    "deliveries.tasks.deliver": {"queue": "deliveries"},
+    "deliveries.tasks.publish_wakeups": {"queue": "deliveries"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep database connections across tasks (see flexhooks/celery.py).
 CELERY_DB_REUSE_MAX = 1_000_000
@@ -265,9 +268,13 @@ FLEXHOOKS_RETENTION_BATCH = _read("FLEXHOOKS_RETENTION_BATCH", env.int, 5000)
 FLEXHOOKS_METRICS_TOKEN = _read("FLEXHOOKS_METRICS_TOKEN", env.str, "")
 # Emitting reads an event type from a per-process cache at most this old.
 FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS = _read("FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS", env.float, 5.0)
+# An emit with more deliveries than this hands their wake-up publishing to the workers,
+# in chunks of FLEXHOOKS_DISPATCH_CHUNK (the caller does not wait for every publish).
+FLEXHOOKS_DISPATCH_INLINE_MAX = _read("FLEXHOOKS_DISPATCH_INLINE_MAX", env.int, 50)
+FLEXHOOKS_DISPATCH_CHUNK = _read("FLEXHOOKS_DISPATCH_CHUNK", env.int, 250)
 # The hot path's statements are prepared once per database connection (PostgreSQL).
 # Turn off behind a pooler in transaction mode (PgBouncer pool_mode = transaction).
-FLEXHOOKS_DB_PREPARED_STATEMENTS = _read("FLEXHOOKS_DB_PREPARED_STATEMENTS", env.bool, True)
+FLEXHOOKS_DB_PREPARED_STATEMENTS = _read("FLEXHOOKS_DB_PREPARED_STATEMENTS", _bool, True)
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
 # A due delivery whose wake-up message was published this long ago without being
@@ -295,6 +302,10 @@ if FLEXHOOKS_OPS_WEBHOOK_SECRET:
             "FLEXHOOKS_OPS_WEBHOOK_SECRET must be a whsec_ secret (whsec_ + base64)"
         ) from exc
 
+if FLEXHOOKS_DISPATCH_CHUNK < 1 or FLEXHOOKS_DISPATCH_INLINE_MAX < 0:
+    raise ImproperlyConfigured(
+        "FLEXHOOKS_DISPATCH_CHUNK must be at least 1 and FLEXHOOKS_DISPATCH_INLINE_MAX at least 0"
+    )
 if FLEXHOOKS_LEASE_SECONDS <= FLEXHOOKS_REQUEST_DEADLINE:
     raise ImproperlyConfigured("FLEXHOOKS_LEASE_SECONDS must be longer than the request deadline")
 

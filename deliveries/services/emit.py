@@ -136,28 +136,46 @@ def event_emit(
 
 
 def dispatch_on_commit(delivery_ids: list[int]) -> None:
-    """Publish the deliveries' wake-up messages once the current transaction commits."""
-    if delivery_ids:
+    """Publish the deliveries' wake-up messages once the current transaction commits.
+
+    A large fan-out is handed to the workers instead: one message per chunk of ids, whose
+    task publishes the chunk's wake-ups, so the caller does not wait for a thousand
+    publishes (about 0.3 ms each). Losing such a message loses nothing either."""
+    if not delivery_ids:
+        return
+    if len(delivery_ids) <= settings.FLEXHOOKS_DISPATCH_INLINE_MAX:
         transaction.on_commit(lambda: dispatch(delivery_ids))
+        return
+    from deliveries.tasks import publish_wakeups
+
+    size = settings.FLEXHOOKS_DISPATCH_CHUNK
+    chunks = [(delivery_ids[i : i + size],) for i in range(0, len(delivery_ids), size)]
+    transaction.on_commit(lambda: _publish(publish_wakeups, chunks))
 
 
 def dispatch(delivery_ids: Iterable[int]) -> None:
-    """Publish one wake-up message per delivery. A failure loses nothing: the sweeper
-    publishes again whatever is due and was not consumed."""
+    """Publish one wake-up message per delivery."""
     from deliveries.tasks import deliver
 
-    delivery_ids = list(delivery_ids)
+    _publish(deliver, [(delivery_id,) for delivery_id in delivery_ids])
+
+
+def _publish(task, arguments: list[tuple]) -> None:
+    """One message of `task` per argument tuple. A failure loses nothing: the sweeper
+    publishes again whatever is due and was not consumed."""
     # The messages apply_async would make, routed once per batch instead of once per
-    # message: a quarter less CPU per publish (measured), which is most of fan-out's time.
-    amqp = deliver.app.amqp
+    # message: a quarter less CPU per publish (measured).
+    amqp = task.app.amqp
     try:
-        queue = amqp.router.route({}, deliver.name)["queue"]
-        with deliver.app.producer_or_acquire() as producer:
-            for delivery_id in delivery_ids:
-                message = amqp.create_task_message(uuid(), deliver.name, (delivery_id,), {})
-                amqp.send_task_message(producer, deliver.name, message, queue=queue)
+        queue = amqp.router.route({}, task.name)["queue"]
+        with task.app.producer_or_acquire() as producer:
+            for args in arguments:
+                message = amqp.create_task_message(uuid(), task.name, args, {})
+                amqp.send_task_message(producer, task.name, message, queue=queue)
     except Exception:  # the database already holds the truth; the sweeper re-sends
-        logger.exception("could not publish %d deliveries; the sweeper will", len(delivery_ids))
+        logger.exception(
+            "could not publish %d %s messages; the sweeper will", len(arguments), task.name
+        )
 
 
 def endpoint_send_test(*, endpoint: Endpoint, event_type: str) -> EmitResult:

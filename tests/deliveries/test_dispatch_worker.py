@@ -143,3 +143,18 @@ def test_an_exhausted_schedule_fails_and_a_manual_retry_sends_again(
     last = delivery.attempts.order_by("-number").first()
     assert (last.number, last.trigger, last.response_status) == (5, "manual", 200)
     assert {r.headers["webhook-id"] for r in receiver.received()} == {result.event.id}
+
+
+def test_a_large_fan_out_is_published_by_the_workers_in_chunks(
+    account, receiver, start_worker, settings
+):
+    settings.FLEXHOOKS_DISPATCH_INLINE_MAX, settings.FLEXHOOKS_DISPATCH_CHUNK = 3, 2
+    for n in range(7):
+        make_endpoint(account, f"{receiver.url}/fan/{n}")
+    start_worker()
+
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+
+    rows = wait_until(_settled(result.event.id, count=7), message="all 7 settled")
+    assert {row.status for row in rows} == {Delivery.Status.SUCCEEDED}
+    assert sorted(r.path for r in receiver.received()) == [f"/fan/{n}" for n in range(7)]
