@@ -170,7 +170,10 @@ def _publish(task, arguments: list[tuple]) -> None:
         queue = amqp.router.route({}, task.name)["queue"]
         with task.app.producer_or_acquire() as producer:
             for args in arguments:
-                message = amqp.create_task_message(uuid(), task.name, args, {})
+                # Our arguments are ids: plain repr, not Celery's size-capped saferepr.
+                message = amqp.create_task_message(
+                    uuid(), task.name, args, {}, argsrepr=repr(args)[:1024], kwargsrepr="{}"
+                )
                 amqp.send_task_message(producer, task.name, message, queue=queue)
     except Exception:  # the database already holds the truth; the sweeper re-sends
         logger.exception(
