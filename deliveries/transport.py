@@ -66,13 +66,15 @@ _INVALID_URL = {pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL}
 class _Exchange:
     """The state of one request, filled in by libcurl's callbacks."""
 
-    __slots__ = ("blocked", "body", "cap", "capped", "guarded", "headers", "host", "size")
+    __slots__ = ("blocked", "body", "cap", "capped", "guarded", "header_lines", "host", "size")
 
     def __init__(self, host: str, guarded: bool, cap: int):
         self.host, self.guarded, self.cap = host, guarded, cap
         self.blocked = ""
         self.body: list[bytes] = []
-        self.headers: dict[str, str] = {}
+        # Filled by list.append itself: a builtin, so each header line libcurl hands over
+        # costs no Python frame while the thread holds the GIL; parsed after the transfer.
+        self.header_lines: list[bytes] = []
         self.size = 0
         self.capped = False
 
@@ -87,13 +89,16 @@ class _Exchange:
         self.size += len(chunk)
         return None
 
-    def header(self, line: bytes) -> None:
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        if text.startswith("HTTP/"):
-            self.headers = {}  # a new response (after an interim 1xx)
-        elif ":" in text:
-            name, _, value = text.partition(":")
-            self.headers[name.strip()] = value.strip()
+    def parsed_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for line in self.header_lines:
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text.startswith("HTTP/"):
+                headers = {}  # a new response (after an interim 1xx)
+            elif ":" in text:
+                name, _, value = text.partition(":")
+                headers[name.strip()] = value.strip()
+        return headers
 
     def open_socket(self, purpose, address):
         family, socktype, protocol, sockaddr = address
@@ -152,7 +157,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True
         )
     handle.setopt(pycurl.HTTPHEADER, [*lines, b"Expect:", b"Accept:"])
     handle.setopt(pycurl.WRITEFUNCTION, exchange.write)
-    handle.setopt(pycurl.HEADERFUNCTION, exchange.header)
+    handle.setopt(pycurl.HEADERFUNCTION, exchange.header_lines.append)
     handle.setopt(pycurl.OPENSOCKETFUNCTION, exchange.open_socket)
     handle.setopt(pycurl.CONNECTTIMEOUT_MS, int(settings.FLEXHOOKS_CONNECT_TIMEOUT * 1000))
     handle.setopt(pycurl.TIMEOUT_MS, int(settings.FLEXHOOKS_REQUEST_DEADLINE * 1000))
@@ -171,7 +176,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True
     return Result(
         duration_ms=_elapsed_ms(started),
         status=handle.getinfo(pycurl.RESPONSE_CODE),
-        headers=exchange.headers,
+        headers=exchange.parsed_headers(),
         body=b"".join(exchange.body),
     )
 
