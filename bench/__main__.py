@@ -39,7 +39,7 @@ def parse_args():
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument(
-        "--emitters", type=int, default=4, help="threads emitting the throughput phase's events"
+        "--emitters", type=int, default=1, help="threads emitting the throughput phase's events"
     )
     parser.add_argument("--latency-rate", type=float, default=50)
     parser.add_argument("--latency-seconds", type=float, default=20)
