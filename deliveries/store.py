@@ -7,6 +7,7 @@ Every rule about *what* happens stays in services.py; this module only says *how
 are written.
 """
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -298,12 +299,7 @@ def record(
             Delivery.objects.filter(pk=attempt.delivery_id, status=Status.SENDING).update(**changes)
             _record_health_orm(endpoint_id, health, now, fresh, slow_until)
         return
-    health_set, health_condition = _HEALTH_SQL[health]
-    sql = _RECORD_POSTGRES.format(
-        health=health_set,
-        health_condition=health_condition,
-        assignments=", ".join(f"{column} = %(set_{column})s" for column in changes),
-    )
+    record_statement = _record_statement(health, tuple(changes))
     params = {
         "delivery_id": attempt.delivery_id,
         "number": attempt.number,
@@ -323,7 +319,21 @@ def record(
         **{f"set_{column}": value for column, value in changes.items()},
     }
     with connection.cursor() as cursor:
-        statement(sql).execute(cursor, params)
+        record_statement.execute(cursor, params)
+
+
+@functools.cache
+def _record_statement(health: str, columns: tuple[str, ...]):
+    """The recording statement for one health verdict and one set of changed columns (a
+    handful of combinations), built once per process."""
+    health_set, health_condition = _HEALTH_SQL[health]
+    return statement(
+        _RECORD_POSTGRES.format(
+            health=health_set,
+            health_condition=health_condition,
+            assignments=", ".join(f"{column} = %(set_{column})s" for column in columns),
+        )
+    )
 
 
 def _record_health_orm(endpoint_id, health, now, fresh, slow_until) -> None:
