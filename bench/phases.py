@@ -346,7 +346,7 @@ def table(r: dict) -> str:
         (
             "Throughput, 1 endpoint",
             f"{r['throughput']['per_second']:,.0f} deliveries/s"
-            f" ({r['throughput']['n']} events from {r['throughput']['emitters']} threads;"
+            f" ({r['throughput']['n']} events, {r['throughput']['emitters']} emitting;"
             f" emit {r['throughput']['emit_per_second']:,.0f}/s)",
         ),
         ("  ÷ Celery floor", f"{r['ratios']['throughput_over_celery_floor']:.2f}"),
