@@ -192,6 +192,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # The exchange tables; kombu's default is ./control, beside the code.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
     _queue_dir.mkdir(parents=True, exist_ok=True)
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
