@@ -62,7 +62,7 @@ class Workers:
                 "--without-heartbeat",
             )
             self.procs.append(self._spawn(command, env, f"worker{n}.log"))
-        # Beat in its own process, as in production (a gevent worker cannot embed it).
+        # Beat in its own process, as in production.
         schedule = str(self.logs / "celerybeat-schedule")
         beat = [sys.executable, "-m", "celery", "-A", "flexhooks", "beat", "-s", schedule]
         self.beat = self._spawn([*beat, "--loglevel=WARNING"], env, "beat.log")
