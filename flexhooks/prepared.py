@@ -37,10 +37,14 @@ class Statement:
         arguments = ", ".join(f"%({name})s" for name in names)
         self._execute = f"EXECUTE {self.name}({arguments})" if names else f"EXECUTE {self.name}"
 
-    def execute(self, cursor, params: dict) -> None:
-        """Run the statement on a Django cursor of a PostgreSQL connection."""
+    def execute(self, cursor, params: dict, *, prelude: str = "") -> None:
+        """Run the statement on a Django cursor of a PostgreSQL connection.
+
+        `prelude` (SQL without parameters, such as a SET LOCAL) is sent in the same round
+        trip, ahead of the statement; outside a transaction the two run as one implicit
+        transaction, so a SET LOCAL applies to this statement alone."""
         if not settings.FLEXHOOKS_DB_PREPARED_STATEMENTS:
-            cursor.execute(self.sql, params)
+            cursor.execute(f"{prelude}; {self.sql}" if prelude else self.sql, params)
             return
         raw = cursor.db.connection
         names = _prepared.setdefault(raw, set())
@@ -50,7 +54,7 @@ class Statement:
             if cursor.fetchone() is None:
                 cursor.execute(self._prepare)
             names.add(self.name)
-        cursor.execute(self._execute, params)
+        cursor.execute(f"{prelude}; {self._execute}" if prelude else self._execute, params)
 
 
 _statements: dict[str, Statement] = {}

@@ -55,3 +55,14 @@ def test_nothing_is_prepared_when_turned_off(settings, account, receiver):
     delivery_send(delivery_id=result.event.deliveries.get().pk)
     assert len(receiver.received()) == 1
     assert not {name for name in _prepared_names() if name.startswith("fh_")}
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_prelude_applies_to_its_statement_alone(settings, prepared):
+    settings.FLEXHOOKS_DB_PREPARED_STATEMENTS = prepared
+    sql = "SELECT current_setting('synchronous_commit')"
+    with connection.cursor() as cursor:
+        statement(sql).execute(cursor, {}, prelude="SET LOCAL synchronous_commit = off")
+        assert cursor.fetchall() == [("off",)]
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchall() == [("on",)]
