@@ -129,13 +129,13 @@ def test_emit_event_command_explains_bad_input_and_writes_nothing(account, args,
 def test_a_large_fan_out_publishes_chunks_for_the_workers_instead_of_every_wake_up(
     account, settings, monkeypatch, django_capture_on_commit_callbacks, endpoints, published
 ):
-    from deliveries.services import emit
+    from deliveries import wakeups
 
     settings.FLEXHOOKS_DISPATCH_INLINE_MAX, settings.FLEXHOOKS_DISPATCH_CHUNK = 3, 2
     for n in range(endpoints):
         make_endpoint(account, f"https://example.com/{n}")
     calls = []
-    monkeypatch.setattr(emit, "_publish", lambda task, args: calls.append((task, args)))
+    monkeypatch.setattr(wakeups, "publish", lambda task, args: calls.append((task, args)))
     with django_capture_on_commit_callbacks(execute=True):
         result = event_emit(account=account, event_type="invoice.created", data={})
     assert [(task.name.rsplit(".", 1)[1], len(args)) for task, args in calls] == published
