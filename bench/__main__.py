@@ -44,7 +44,7 @@ def parse_args():
     parser.add_argument("--latency-rate", type=float, default=50)
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--fanout", type=int, default=1000)
-    parser.add_argument("--isolation-events", type=int, default=40)
+    parser.add_argument("--isolation-events", type=int, default=60)
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
