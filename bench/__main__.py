@@ -41,6 +41,12 @@ def parse_args():
     parser.add_argument(
         "--emitters", type=int, default=1, help="threads emitting the throughput phase's events"
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="Celery floor and throughput measured in this many alternating pairs",
+    )
     parser.add_argument("--latency-rate", type=float, default=50)
     parser.add_argument("--latency-seconds", type=float, default=20)
     parser.add_argument("--fanout", type=int, default=1000)
@@ -51,7 +57,7 @@ def parse_args():
     args = parser.parse_args()
     if args.quick:
         args.events, args.latency_rate, args.latency_seconds = 60, 20, 1.5
-        args.fanout, args.isolation_events, args.backlog = 30, 3, 500
+        args.fanout, args.isolation_events, args.backlog, args.pairs = 30, 3, 500, 2
     return args
 
 
@@ -88,8 +94,7 @@ def main() -> None:
     try:
         workers.start()
         results["http_floor"] = phases.http_floor(nginx, max(args.events, 200))
-        results["celery_floor"] = phases.celery_floor(args.events)
-        results["throughput"] = phases.throughput(nginx, args.events, args.emitters)
+        results.update(phases.floor_and_throughput(nginx, args.events, args.emitters, args.pairs))
         results["drain"] = phases.drain(nginx, args.events)
         results["latency"] = phases.latency(nginx, args.latency_rate, args.latency_seconds)
         results["fanout"] = phases.fanout(nginx, args.fanout)

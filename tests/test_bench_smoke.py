@@ -39,6 +39,9 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     figures = json.loads(output.read_text())
     assert figures["throughput"]["n"] == 60 and figures["throughput"]["per_second"] > 0
+    assert len(figures["pairs"]) == 2 and figures["throughput"]["per_second"] in {
+        pair["throughput"] for pair in figures["pairs"]
+    }
     assert figures["fanout"]["statements"] == figures["fanout"]["statements_with_10_endpoints"]
     assert figures["backlog_memory"]["broker_messages"] == 0
     assert 0 < figures["latency"]["p50_ms"] <= figures["latency"]["p99_ms"]
