@@ -105,6 +105,40 @@ def test_it_records_timeouts_and_refused_connections_and_retries_them(
     assert Delivery.objects.get(endpoint=closed).status == Delivery.Status.FAILED
 
 
+def test_a_slow_endpoint_gets_one_attempt_at_a_time_and_the_sweeper_wakes_the_rest(
+    account, receiver, start_worker
+):
+    from django.utils import timezone
+
+    from endpoints.models import Endpoint
+
+    endpoint, _ = make_endpoint(account, receiver.url + "/slow")
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        slow_until=timezone.now() + timezone.timedelta(minutes=5)
+    )
+    receiver.default = Reply(200, delay=1)
+    start_worker(concurrency=4, extra_env={"FLEXHOOKS_BUSY_DELAY": "1"})
+
+    first = event_emit(account=account, event_type="invoice.created", data=INVOICE).event.id
+    wait_until(lambda: receiver.received(), timeout=20, message="the first attempt under way")
+    # The endpoint is full: these two wait (no attempt spent) until the sweeper wakes them.
+    later = [
+        event_emit(account=account, event_type="invoice.created", data=INVOICE).event.id
+        for _ in range(2)
+    ]
+
+    wait_until(
+        lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").count() == 3,
+        timeout=40,
+        message="all three delivered",
+    )
+    arrivals = {r.headers["webhook-id"]: r.at for r in receiver.received()}
+    assert len(receiver.received()) == 3  # each sent once: waiting spent no attempt
+    # Not sent while the first was in flight (the two may then race: the cap is soft).
+    assert all(arrivals[event] - arrivals[first] >= 0.9 for event in later)
+    assert set(Delivery.objects.values_list("attempt_count", flat=True)) == {1}
+
+
 def test_a_410_disables_the_endpoint_and_stops_trying(account, receiver, start_worker):
     endpoint, _ = make_endpoint(account, receiver.url + "/gone")
     receiver.default = Reply(410)
