@@ -244,13 +244,11 @@ def _claim_from_row(row) -> Claim:
     )
 
 
-def postpone_if_due(*, delivery_id: int, now: datetime, until: datetime) -> bool:
+def postpone_if_due(*, delivery_id: int, now: datetime, until: datetime) -> None:
     """Move a pending, due delivery (one its endpoint had no room for) to `until`, with
     no message on the way: the sweeper wakes it then."""
-    return bool(
-        Delivery.objects.filter(
-            pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
-        ).update(next_attempt_at=until, dispatched_at=None)
+    Delivery.objects.filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now).update(
+        next_attempt_at=until, dispatched_at=None
     )
 
 

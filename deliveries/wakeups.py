@@ -61,13 +61,18 @@ def _lpush_possible(app: Celery, queue) -> bool:
     )
 
 
+def _task_message(task, args: tuple):
+    """Celery's message for one call (what apply_async would make); our arguments are
+    ids, so a plain repr rather than Celery's size-capped saferepr."""
+    return task.app.amqp.create_task_message(
+        str(uuid.uuid4()), task.name, args, {}, argsrepr=repr(args)[:1024], kwargsrepr="{}"
+    )
+
+
 def _message(task, args: tuple, routing_key: str) -> bytes:
     """One message, as kombu's Redis transport would write it (anonymous direct exchange,
     persistent, priority 0)."""
-    task_id = str(uuid.uuid4())
-    message = task.app.amqp.create_task_message(
-        task_id, task.name, args, {}, argsrepr=repr(args)[:1024], kwargsrepr="{}"
-    )
+    message = _task_message(task, args)
     body = base64.b64encode(dumps(message.body).encode()).decode()
     envelope = {
         "body": body,
@@ -93,14 +98,11 @@ def _publish_lpush(task, queue_name: str, arguments: list[tuple]) -> None:
 
 
 def _publish_kombu(task, queue, arguments: list[tuple]) -> None:
-    # The messages apply_async would make, routed once per batch instead of per message.
-    amqp = task.app.amqp
+    # Routed once per batch instead of once per message, as apply_async would.
+    send = task.app.amqp.send_task_message
     with task.app.producer_or_acquire() as producer:
         for args in arguments:
-            message = amqp.create_task_message(
-                str(uuid.uuid4()), task.name, args, {}, argsrepr=repr(args)[:1024], kwargsrepr="{}"
-            )
-            amqp.send_task_message(producer, task.name, message, queue=queue)
+            send(producer, task.name, _task_message(task, args), queue=queue)
 
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
