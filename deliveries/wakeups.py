@@ -94,7 +94,7 @@ def _message(task, args: tuple, routing_key: str) -> bytes:
 def _publish_lpush(task, queue_name: str, arguments: list[tuple]) -> None:
     messages = [_message(task, args, queue_name) for args in arguments]
     # LPUSH takes them in order; workers pop from the other end: first in, first out.
-    _client(task.app.conf.broker_url).lpush(queue_name, *messages)
+    _client(task.app).lpush(queue_name, *messages)
 
 
 def _publish_kombu(task, queue, arguments: list[tuple]) -> None:
@@ -105,13 +105,18 @@ def _publish_kombu(task, queue, arguments: list[tuple]) -> None:
             send(producer, task.name, _task_message(task, args), queue=queue)
 
 
-_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients: dict[tuple, redis.Redis] = {}
 
 
-def _client(url: str) -> redis.Redis:
-    """One client (a thread-safe connection pool) per process and broker URL."""
-    key = (os.getpid(), url)
+def _client(app: Celery) -> redis.Redis:
+    """One client (a thread-safe connection pool) per process and broker. Connecting and
+    each command are bounded by broker_connection_timeout: a hung Redis costs an emit a
+    few seconds and a logged failure, never a request that hangs."""
+    url, timeout = app.conf.broker_url, app.conf.broker_connection_timeout
+    key = (os.getpid(), url, timeout)
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = redis.Redis.from_url(url)
+        client = _clients[key] = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
     return client

@@ -2,6 +2,8 @@
 
 import base64
 import json
+import socket
+import time
 
 import pytest
 
@@ -78,3 +80,18 @@ def test_a_broker_that_is_down_costs_only_the_message(monkeypatch, caplog):
     monkeypatch.setitem(deliver.app.conf, "broker_url", "redis://127.0.0.1:1/0")
     wakeups.publish(deliver, [(1,)])  # does not raise: the sweeper publishes it again
     assert "could not publish 1 deliveries.tasks.deliver messages" in caplog.text
+
+
+def test_a_broker_that_hangs_costs_a_bounded_wait(monkeypatch, caplog):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    monkeypatch.setitem(deliver.app.conf, "broker_url", url)
+    monkeypatch.setitem(deliver.app.conf, "broker_connection_timeout", 0.5)
+    started = time.monotonic()
+    wakeups.publish(deliver, [(1,)])
+    assert time.monotonic() - started < 3
+    assert "could not publish 1 deliveries.tasks.deliver messages" in caplog.text
+    silent.close()
