@@ -30,6 +30,7 @@ test: venv
 	$(PY) -m pytest
 
 lint: venv
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run

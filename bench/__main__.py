@@ -30,6 +30,7 @@ BENCH_ENV = {
     "FLEXHOOKS_REQUEST_DEADLINE": "5",
     "FLEXHOOKS_CONNECT_TIMEOUT": "2",
     "FLEXHOOKS_API_RATE": "off",
+    "FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT": "100000",  # the fan-out has 1,000 on one account
     "LOG_LEVEL": "WARNING",
     "DJANGO_SETTINGS_MODULE": "flexhooks.settings",
 }
@@ -121,18 +122,15 @@ def main() -> None:
 
 
 def _recreate_database() -> None:
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
     base, name = DATABASE_URL.rsplit("/", 1)
-    admin = psycopg2.connect(base + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(
+    with psycopg.connect(base + "/postgres", autocommit=True) as admin:
+        admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

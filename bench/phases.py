@@ -18,12 +18,12 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account
 from bench.receivers import HangingServer
-from deliveries import signing
 from deliveries.models import Delivery
 from deliveries.services import event_emit
 from endpoints.models import Endpoint, EndpointSecret
 from endpoints.services import endpoint_create
 from flexhooks.testing import celery_worker_command
+from outbound import signing
 
 ROOT = Path(__file__).resolve().parent.parent
 OBJECT = {

@@ -5,8 +5,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from deliveries.ids import new_id
 from endpoints.models import Endpoint, EventType
-from flexhooks.ids import new_id
+from outbound.errors import ErrorClass
 
 
 def new_event_id() -> str:
@@ -55,6 +56,7 @@ class Delivery(models.Model):
         SENDING = "sending"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        CANCELLED = "cancelled"  # never sent: its endpoint was disabled or deleted
 
     class Trigger(models.TextChoices):
         SCHEDULED = "scheduled"
@@ -68,19 +70,23 @@ class Delivery(models.Model):
     )
     # Copied from the event so tenant-scoped lists need no join.
     account = models.ForeignKey(Account, models.CASCADE, related_name="deliveries", db_index=False)
-    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
+    # Database defaults: emit inserts deliveries with INSERT … SELECT, naming only the
+    # columns that differ from one delivery to the next.
+    status = models.CharField(max_length=16, choices=Status, db_default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(db_default=0)
     # Scheduled retries used since the delivery was created or last retried by hand.
-    retry_step = models.PositiveSmallIntegerField(default=0)
-    next_trigger = models.CharField(max_length=16, choices=Trigger, default=Trigger.SCHEDULED)
+    retry_step = models.PositiveSmallIntegerField(db_default=0)
+    next_trigger = models.CharField(max_length=16, choices=Trigger, db_default=Trigger.SCHEDULED)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When the last wake-up message becomes due at a worker; the sweeper publishes again
     # only if a due delivery's message is long overdue (lost, or the broker was flushed).
     dispatched_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error_class = models.CharField(max_length=40, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
+    last_error_class = models.CharField(
+        max_length=40, blank=True, choices=ErrorClass, db_default=""
+    )
+    last_error = models.CharField(max_length=500, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,9 +107,16 @@ class Delivery(models.Model):
                 condition=Q(status="sending"),
                 name="delivery_sending_lease",
             ),
-            # The per-endpoint in-flight count of every claim.
+            # The in-flight counts of every claim (per endpoint, per account) and the pending
+            # deliveries an endpoint's deletion cancels.
             models.Index(
                 fields=["endpoint"], condition=Q(status="sending"), name="delivery_endpoint_sending"
+            ),
+            models.Index(
+                fields=["account"], condition=Q(status="sending"), name="delivery_account_sending"
+            ),
+            models.Index(
+                fields=["endpoint"], condition=Q(status="pending"), name="delivery_endpoint_pending"
             ),
             models.Index(fields=["account", "-id"], name="delivery_account_newest"),
             # Per-endpoint history and health: recent deliveries, counts over the last 24 h.
@@ -129,7 +142,7 @@ class Attempt(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     response_body = models.TextField(blank=True)
-    error_class = models.CharField(max_length=40, blank=True)
+    error_class = models.CharField(max_length=40, blank=True, choices=ErrorClass)
     error_message = models.TextField(blank=True)
 
     class Meta:

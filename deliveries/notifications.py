@@ -7,17 +7,19 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from deliveries import retry_policy, signing, transport
+from deliveries import wakeups
 from deliveries.models import Notice
+from deliveries.outcome import is_success
 from endpoints.models import Endpoint
+from outbound import signing, transport
 
 logger = logging.getLogger("flexhooks.ops")
 
 FOLD_WINDOW = timedelta(hours=1)
+SEND_NOTICE = "deliveries.tasks.send_notice"
 
 
 def notify(*, kind: str, endpoint: Endpoint, message: str) -> Notice:
@@ -40,9 +42,7 @@ def notify(*, kind: str, endpoint: Endpoint, message: str) -> Notice:
         last_seen_at=now,
     )
     if settings.FLEXHOOKS_OPS_WEBHOOK_URL:
-        from deliveries.tasks import send_notice
-
-        transaction.on_commit(lambda: send_notice.delay(notice.pk))
+        wakeups.call_on_commit(SEND_NOTICE, notice.pk)
     return notice
 
 
@@ -65,6 +65,7 @@ def notice_send(*, notice_id: int) -> None:
     msg_id, timestamp = f"notice_{notice.pk}_{notice.count}", int(time.time())
     headers = {
         "content-type": "application/json",
+        "user-agent": f"flexhooks/{settings.FLEXHOOKS_VERSION}",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
     }
@@ -75,7 +76,8 @@ def notice_send(*, notice_id: int) -> None:
             body=body,
             secrets=[settings.FLEXHOOKS_OPS_WEBHOOK_SECRET],
         )
-    # The operations URL is the operator's own, often internal: no address guard.
-    result = transport.post(settings.FLEXHOOKS_OPS_WEBHOOK_URL, body, headers, guarded=False)
-    if not retry_policy.is_success(result.status):
+    # The same guard as deliveries (an internal ops URL is opened with
+    # FLEXHOOKS_ALLOWED_CIDRS), on handles of its own: never a delivery's connection.
+    result = transport.post(settings.FLEXHOOKS_OPS_WEBHOOK_URL, body, headers, purpose="ops")
+    if not is_success(result.status):
         raise ConnectionError(f"ops webhook: {result.status or result.error_class}")

@@ -8,7 +8,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from deliveries.models import Delivery
-from deliveries.transport import TIMEOUT_ERRORS
+from outbound.errors import CONNECTION_FAILURES, TIMEOUTS, ErrorClass
 
 Status = Delivery.Status
 
@@ -20,11 +20,10 @@ def outcome_filters(status: str = "last_status_code", error: str = "last_error_c
         "3xx": Q(**{f"{status}__gte": 300, f"{status}__lt": 400}),
         "4xx": Q(**{f"{status}__gte": 400, f"{status}__lt": 500}),
         "5xx": Q(**{f"{status}__gte": 500}),
-        "timeout": Q(**{f"{error}__in": sorted(TIMEOUT_ERRORS)}),
-        "connection": Q(
-            **{f"{error}__in": ["connection_refused", "connection_error", "dns", "tls"]}
-        ),
-        "blocked": Q(**{error: "blocked_address"}),
+        "timeout": Q(**{f"{error}__in": sorted(TIMEOUTS)}),
+        "connection": Q(**{f"{error}__in": sorted(CONNECTION_FAILURES)}),
+        "blocked": Q(**{error: ErrorClass.BLOCKED_ADDRESS}),
+        "internal": Q(**{f"{error}__in": [ErrorClass.INTERNAL, ErrorClass.WORKER_LOST]}),
     }
 
 

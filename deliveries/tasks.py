@@ -1,10 +1,11 @@
-"""Celery wiring only: each task takes an id and calls a service."""
+"""Celery wiring only: each task takes ids and calls a service."""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from deliveries import wakeups
 from deliveries.notifications import notice_send
-from deliveries.services import deliveries_sweep, delivery_send, dispatch, history_purge
+from deliveries.services import deliveries_sweep, delivery_send, history_purge
 
 
 @shared_task(
@@ -24,9 +25,9 @@ def deliver(self, delivery_id: int) -> None:
 
 
 @shared_task
-def publish_wakeups(delivery_ids: list[int]) -> None:
+def wake_chunk(delivery_ids: list[int]) -> None:
     """Publish the wake-up messages of one chunk of a large fan-out."""
-    dispatch(delivery_ids)
+    wakeups.wake(delivery_ids, chunked=False)
 
 
 @shared_task

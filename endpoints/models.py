@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Account
 from endpoints import crypto
@@ -30,6 +30,20 @@ class EventType(models.Model):
         return self.name
 
 
+class EndpointQuerySet(models.QuerySet):
+    def visible(self) -> "EndpointQuerySet":
+        """Endpoints not deleted: the ones lists show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def subscribed(self, *, account_id, event_type_id) -> "EndpointQuerySet":
+        """The endpoints an event of this type goes to: the account's enabled ones that
+        subscribe to the type, or to every type (no subscription at all)."""
+        subscriptions = Endpoint.event_types.through.objects.filter(endpoint_id=OuterRef("pk"))
+        return self.filter(account_id=account_id, enabled=True, deleted_at__isnull=True).filter(
+            Exists(subscriptions.filter(eventtype_id=event_type_id)) | ~Exists(subscriptions)
+        )
+
+
 class Endpoint(models.Model):
     account = models.ForeignKey(Account, models.CASCADE, related_name="endpoints")
     url = models.URLField(max_length=2048, validators=[validate_endpoint_url])
@@ -38,6 +52,8 @@ class Endpoint(models.Model):
         EventType, blank=True, related_name="endpoints", help_text="None selected means all."
     )
     enabled = models.BooleanField(default=True)
+    # Deleted endpoints are disabled and hidden; their history stays until retention.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     headers = models.JSONField(
@@ -53,6 +69,8 @@ class Endpoint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = EndpointQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["account", "enabled"])]
@@ -61,9 +79,10 @@ class Endpoint(models.Model):
         return self.url
 
 
-def signing_at(now) -> Q:
-    """The secrets that sign at `now`: the current one and those still in their grace."""
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+def signing_at(now, *, path: str = "") -> Q:
+    """The secrets that sign at `now`: the current one and those still in their grace
+    (`path` reaches the secret from another model, e.g. "endpoint__secrets__")."""
+    return Q(**{f"{path}expires_at__isnull": True}) | Q(**{f"{path}expires_at__gt": now})
 
 
 class EndpointSecret(models.Model):

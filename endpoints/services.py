@@ -7,11 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from deliveries.signing import generate_secret
 from endpoints import crypto
 from endpoints.models import Endpoint, EndpointSecret, EventType
+from outbound.signing import generate_secret
 
 _UNSET = object()
+# How long a rotated-out secret keeps signing beside the new one, unless the caller says.
+SECRET_GRACE = timedelta(hours=24)
 
 
 def event_types_by_name(*, names: Iterable[str], field: str = "event_types") -> list[EventType]:
@@ -44,6 +46,12 @@ def endpoint_create(
     enabled: bool = True,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint with a fresh signing secret; return both (the secret in clear)."""
+    limit = settings.FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT
+    Account.objects.select_for_update().filter(pk=account.pk).first()  # one create at a time
+    if Endpoint.objects.visible().filter(account=account).count() >= limit:
+        raise ValidationError(
+            {"url": f"an account may have at most {limit} endpoints; delete one first"}
+        )
     types = event_types_by_name(names=event_types)
     endpoint = Endpoint(
         account=account, url=url, description=description, headers=headers or {}, enabled=enabled
@@ -62,9 +70,9 @@ def endpoint_update(
     description: str = _UNSET,
     event_types: Iterable[str] = _UNSET,
     headers: dict = _UNSET,
-    enabled: bool = _UNSET,
 ) -> Endpoint:
-    """Change the given fields of an endpoint; fields left out keep their value."""
+    """Change the given fields of an endpoint; fields left out keep their value.
+    (Enabling is endpoint_enable; disabling cancels deliveries: deliveries' endpoint_disable.)"""
     for name, value in (("url", url), ("description", description), ("headers", headers)):
         if value is not _UNSET:
             setattr(endpoint, name, value)
@@ -73,30 +81,7 @@ def endpoint_update(
     endpoint.save()
     if types is not None:
         endpoint.event_types.set(types)
-    if enabled is not _UNSET and enabled != endpoint.enabled:
-        if enabled:
-            endpoint_enable(endpoint=endpoint)
-        else:
-            endpoint_disable(endpoint=endpoint, reason="disabled by the account")
     return endpoint
-
-
-def endpoint_disable(*, endpoint: Endpoint, reason: str) -> None:
-    endpoint.enabled = False
-    endpoint.disabled_reason = reason[:500]
-    endpoint.disabled_at = timezone.now()
-    endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
-
-
-def endpoint_disable_if_failing_since(*, endpoint_id: int, since) -> Endpoint | None:
-    """Disable the endpoint if its current failure streak began before `since` (and no
-    success came after); return it when this call disabled it."""
-    now = timezone.now()
-    reason = f"failing without a success since {since:%Y-%m-%d %H:%M} UTC"
-    disabled = Endpoint.objects.filter(
-        pk=endpoint_id, enabled=True, first_failure_at__lt=since
-    ).update(enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now)
-    return Endpoint.objects.get(pk=endpoint_id) if disabled else None
 
 
 def endpoint_enable(*, endpoint: Endpoint) -> None:
@@ -123,12 +108,10 @@ def endpoint_enable(*, endpoint: Endpoint) -> None:
 @transaction.atomic
 def endpoint_rotate_secret(*, endpoint: Endpoint, grace_seconds: int | None = None) -> str:
     """Start signing with a new secret at once; the old one keeps signing for the grace period."""
-    grace = settings.FLEXHOOKS_SECRET_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    grace = SECRET_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
     now = timezone.now()
     endpoint.secrets.filter(expires_at__lte=now).delete()
-    endpoint.secrets.filter(expires_at__isnull=True).update(
-        expires_at=now + timedelta(seconds=grace)
-    )
+    endpoint.secrets.filter(expires_at__isnull=True).update(expires_at=now + grace)
     return _store_new_secret(endpoint)
 
 

@@ -4,7 +4,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from flexhooks.netguard import blocked_reason, parse_literal
+from outbound.netguard import blocked_reason, is_loopback, parse_literal
+from outbound.urls import InvalidURLError, ascii_url
 
 # Headers the sender sets itself; an endpoint's custom headers may not replace them.
 RESERVED_HEADERS = frozenset(
@@ -14,6 +15,9 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 
 
 def validate_endpoint_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port, no credentials, and not a literal
+    address the network guard blocks. IRIs (non-ASCII host, path or query) are fine: they
+    are sent in their ASCII form, which is what is checked."""
     parts = urlsplit(url or "")
     schemes = {"https"} if settings.FLEXHOOKS_HTTPS_ONLY else {"http", "https"}
     if parts.scheme not in schemes:
@@ -21,17 +25,22 @@ def validate_endpoint_url(url: str) -> None:
             f"URL must start with {' or '.join(s + '://' for s in sorted(schemes))}",
             code="invalid_scheme",
         )
-    if not parts.hostname:
-        raise ValidationError("URL must name a host", code="invalid_url")
     if parts.username or parts.password:
         raise ValidationError(
             "URL may not carry credentials; use a custom header instead", code="invalid_url"
         )
-    literal = parse_literal(parts.hostname)
-    if literal is not None and not settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS:
-        reason = blocked_reason(literal, settings.FLEXHOOKS_ALLOWED_CIDRS)
-        if reason:
-            raise ValidationError(f"URL points at a {reason}", code="blocked_address")
+    try:
+        wire = urlsplit(ascii_url(url))
+    except InvalidURLError as exc:
+        raise ValidationError(f"URL is not valid: {exc}", code="invalid_url") from exc
+    literal = parse_literal(wire.hostname or "")
+    if literal is None or settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS:
+        return
+    if settings.FLEXHOOKS_ALLOW_LOOPBACK and is_loopback(literal):
+        return
+    reason = blocked_reason(literal, settings.FLEXHOOKS_ALLOWED_CIDRS)
+    if reason:
+        raise ValidationError(f"URL points at a {reason}", code="blocked_address")
 
 
 def validate_headers(headers) -> None:

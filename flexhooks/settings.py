@@ -79,6 +79,13 @@ def _bool(name: str, default: bool) -> bool:
     raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {raw!r}")
 
 
+def _threshold(name: str, default: str) -> int | None:
+    raw = env.str(name, default=default).strip().lower()
+    if raw in {"off", "none"}:
+        return None
+    return int(raw)
+
+
 def _networks(name: str, default):
     """Comma-separated CIDRs, e.g. "10.1.0.0/16,fd00::/8"."""
     return tuple(ipaddress.ip_network(cidr.strip()) for cidr in env.list(name, default=default))
@@ -102,6 +109,7 @@ INSTALLED_APPS = [
     "accounts",
     "endpoints",
     "deliveries",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -133,9 +141,25 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": _database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'flexhooks.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = _read("DATABASE_CONN_MAX_AGE", env.int, 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, 8)
+DATABASE_PREPARE_THRESHOLD = _read("DATABASE_PREPARE_THRESHOLD", _threshold, "5")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's pool (psycopg_pool) bounds the connections of each process, web or worker.
+    # Server-side binding lets psycopg prepare a statement after it ran
+    # DATABASE_PREPARE_THRESHOLD times on a connection ("off" behind PgBouncer in
+    # transaction mode before 1.21).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            # A request or task waits this long for a free connection, then fails.
+            "timeout": 10,
+        },
+        "server_side_binding": True,
+        "prepare_threshold": DATABASE_PREPARE_THRESHOLD,
+    }
+else:
     VAR_DIR.mkdir(exist_ok=True)
     # WAL lets the web server, worker and beat of `make run` share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -199,12 +223,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Longer than any countdown we hand to Celery, so an ETA message is never
     # redelivered while it still waits in a worker. Long delays live in PostgreSQL.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Socket timeouts: a Redis that hangs costs a publish seconds, never a request that
+    # hangs for ever (the message is not needed: the sweeper publishes again).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+    }
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message reserved per worker slot: with acks_late nothing waits behind a slow attempt.
-CELERY_WORKER_PREFETCH_MULTIPLIER = _read("CELERY_WORKER_PREFETCH_MULTIPLIER", env.int, 1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -216,73 +246,52 @@ CELERY_TASK_QUEUES = (
 )
 CELERY_TASK_ROUTES = {
     "deliveries.tasks.deliver": {"queue": "deliveries"},
-    "deliveries.tasks.publish_wakeups": {"queue": "deliveries"},
+    "deliveries.tasks.wake_chunk": {"queue": "deliveries"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Keep database connections across tasks (see flexhooks/celery.py).
-CELERY_DB_REUSE_MAX = 1_000_000
+# One more try after a dropped broker connection (a restart); a lost message costs only a
+# delay (the sweeper publishes again), so a publish never waits long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- flexhooks -------------------------------------------------------------------------
-FLEXHOOKS_VERSION = "0.1.0"
+# What an operator tunes. Everything else is a constant beside the code that uses it,
+# with the reason for its value.
+FLEXHOOKS_VERSION = "0.2.0"
 FLEXHOOKS_RETRY_SCHEDULE = _retry_schedule(
     "FLEXHOOKS_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000"
 )
-FLEXHOOKS_RETRY_JITTER = _read("FLEXHOOKS_RETRY_JITTER", env.float, 0.2)
 FLEXHOOKS_MAX_PAYLOAD_BYTES = _read("FLEXHOOKS_MAX_PAYLOAD_BYTES", env.int, 1024 * 1024)
+FLEXHOOKS_CONNECT_TIMEOUT = _read("FLEXHOOKS_CONNECT_TIMEOUT", env.float, 5.0)
+FLEXHOOKS_REQUEST_DEADLINE = _read("FLEXHOOKS_REQUEST_DEADLINE", env.float, 15.0)
+# Outbound guard: nothing internal is reachable unless one of these opens it.
 FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = _read("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", _bool, False)
+FLEXHOOKS_ALLOW_LOOPBACK = _read("FLEXHOOKS_ALLOW_LOOPBACK", _bool, False)
 FLEXHOOKS_ALLOWED_CIDRS = _read("FLEXHOOKS_ALLOWED_CIDRS", _networks, ())
 FLEXHOOKS_HTTPS_ONLY = _read("FLEXHOOKS_HTTPS_ONLY", _bool, False)
 FLEXHOOKS_API_RATE = _rate("FLEXHOOKS_API_RATE", "100/second")
-FLEXHOOKS_CONNECT_TIMEOUT = _read("FLEXHOOKS_CONNECT_TIMEOUT", env.float, 5.0)
-FLEXHOOKS_REQUEST_DEADLINE = _read("FLEXHOOKS_REQUEST_DEADLINE", env.float, 15.0)
-FLEXHOOKS_RESPONSE_READ_CAP = _read("FLEXHOOKS_RESPONSE_READ_CAP", env.int, 64 * 1024)
-FLEXHOOKS_RESPONSE_STORE_CAP = _read("FLEXHOOKS_RESPONSE_STORE_CAP", env.int, 4 * 1024)
-# A claimed delivery whose worker vanished is reclaimed once its lease runs out; the
-# lease must outlast the request deadline.
-FLEXHOOKS_LEASE_SECONDS = _read(
-    "FLEXHOOKS_LEASE_SECONDS", env.int, int(FLEXHOOKS_REQUEST_DEADLINE) + 45
-)
-# Delays up to this many seconds ride on Celery's countdown; longer ones wait in the
-# database for the sweeper, so nothing long-lived sits in the broker or a worker.
-FLEXHOOKS_MAX_COUNTDOWN = _read("FLEXHOOKS_MAX_COUNTDOWN", env.int, 60)
-# A timeout or a 429 waits at least this long, whatever the schedule says.
-FLEXHOOKS_MIN_DELAY_WHEN_SLOW = _read("FLEXHOOKS_MIN_DELAY_WHEN_SLOW", env.float, 60.0)
-# An endpoint that timed out is "slow" for FLEXHOOKS_SLOW_ENDPOINT_SECONDS and gets at
-# most FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT attempts at once, so it cannot hold every
-# worker slot; a delivery finding it full waits FLEXHOOKS_BUSY_DELAY s, attempt unspent.
-# An attempt in flight for longer than this also makes its endpoint count as slow.
-FLEXHOOKS_SLOW_ATTEMPT_SECONDS = _read("FLEXHOOKS_SLOW_ATTEMPT_SECONDS", env.float, 0.5)
-FLEXHOOKS_SLOW_ENDPOINT_SECONDS = _read("FLEXHOOKS_SLOW_ENDPOINT_SECONDS", env.int, 300)
-FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = _read("FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT", env.int, 1)
-FLEXHOOKS_BUSY_DELAY = _read("FLEXHOOKS_BUSY_DELAY", env.float, 5.0)
+# Fair share: attempts one account may have in flight at once (all workers together).
+FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = _read("FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT", env.int, 16)
+FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT = _read("FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT", env.int, 50)
 # An endpoint failing without a single success for this long is disabled (Svix: 5 days).
 FLEXHOOKS_AUTO_DISABLE_AFTER = _read("FLEXHOOKS_AUTO_DISABLE_AFTER", env.int, 5 * 24 * 3600)
-# Operational notifications (endpoint disabled, deliveries given up) are also POSTed here,
+# Operational notices (endpoint disabled, deliveries given up) are also POSTed here,
 # signed with FLEXHOOKS_OPS_WEBHOOK_SECRET (a whsec_ secret) when one is set.
 FLEXHOOKS_OPS_WEBHOOK_URL = _read("FLEXHOOKS_OPS_WEBHOOK_URL", env.str, "")
 FLEXHOOKS_OPS_WEBHOOK_SECRET = _read("FLEXHOOKS_OPS_WEBHOOK_SECRET", env.str, "")
 # History (events, deliveries, attempts) older than this many days is deleted.
 FLEXHOOKS_RETENTION_DAYS = _read("FLEXHOOKS_RETENTION_DAYS", env.int, 30)
-FLEXHOOKS_RETENTION_BATCH = _read("FLEXHOOKS_RETENTION_BATCH", env.int, 5000)
 # When set, /metrics answers only `Authorization: Bearer <token>`.
 FLEXHOOKS_METRICS_TOKEN = _read("FLEXHOOKS_METRICS_TOKEN", env.str, "")
-# Emitting reads an event type from a per-process cache at most this old.
-FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS = _read("FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS", env.float, 5.0)
-# An emit with more deliveries than this hands their wake-up publishing to the workers,
-# in chunks of FLEXHOOKS_DISPATCH_CHUNK (the caller does not wait for every publish).
-FLEXHOOKS_DISPATCH_INLINE_MAX = _read("FLEXHOOKS_DISPATCH_INLINE_MAX", env.int, 50)
-FLEXHOOKS_DISPATCH_CHUNK = _read("FLEXHOOKS_DISPATCH_CHUNK", env.int, 250)
-# The hot path's statements are prepared once per database connection (PostgreSQL).
-# Turn off behind a pooler in transaction mode (PgBouncer pool_mode = transaction).
-FLEXHOOKS_DB_PREPARED_STATEMENTS = _read("FLEXHOOKS_DB_PREPARED_STATEMENTS", _bool, True)
+# Seconds between sweeps (beat); a due delivery whose wake-up message is 12 sweeps
+# overdue is published again.
 FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
-FLEXHOOKS_SWEEP_BATCH = _read("FLEXHOOKS_SWEEP_BATCH", env.int, 1000)
-# A due delivery whose wake-up message was published this long ago without being
-# consumed is published again (the broker lost it, or it was flushed).
-FLEXHOOKS_REDISPATCH_AFTER = _read("FLEXHOOKS_REDISPATCH_AFTER", env.int, 60)
-FLEXHOOKS_SECRET_GRACE_SECONDS = _read("FLEXHOOKS_SECRET_GRACE_SECONDS", env.int, 24 * 3600)
 # Fernet keys (comma-separated, newest first) encrypting endpoint secrets at rest. Unset,
 # a key is derived from SECRET_KEY, which is fine for development only.
 FLEXHOOKS_ENCRYPTION_KEYS = _read("FLEXHOOKS_ENCRYPTION_KEYS", env.list, [])
@@ -303,14 +312,13 @@ if FLEXHOOKS_OPS_WEBHOOK_SECRET:
         raise ImproperlyConfigured(
             "FLEXHOOKS_OPS_WEBHOOK_SECRET must be a whsec_ secret (whsec_ + base64)"
         ) from exc
-
-if FLEXHOOKS_DISPATCH_CHUNK < 1 or FLEXHOOKS_DISPATCH_INLINE_MAX < 0:
+if FLEXHOOKS_REQUEST_DEADLINE <= 0 or FLEXHOOKS_CONNECT_TIMEOUT <= 0:
     raise ImproperlyConfigured(
-        "FLEXHOOKS_DISPATCH_CHUNK must be at least 1 and FLEXHOOKS_DISPATCH_INLINE_MAX at least 0"
+        "FLEXHOOKS_REQUEST_DEADLINE and FLEXHOOKS_CONNECT_TIMEOUT must be positive"
     )
-if FLEXHOOKS_LEASE_SECONDS <= FLEXHOOKS_REQUEST_DEADLINE:
-    raise ImproperlyConfigured("FLEXHOOKS_LEASE_SECONDS must be longer than the request deadline")
 
+# The threads pool enforces no time limit; these stop a prefork child whose attempt
+# hangs past the request deadline.
 CELERY_TASK_TIME_LIMIT = int(FLEXHOOKS_REQUEST_DEADLINE) + 30
 CELERY_TASK_SOFT_TIME_LIMIT = int(FLEXHOOKS_REQUEST_DEADLINE) + 20
 CELERY_BEAT_SCHEDULE = {
@@ -335,7 +343,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": FLEXHOOKS_API_RATE},
-    "EXCEPTION_HANDLER": "flexhooks.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -348,6 +356,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": FLEXHOOKS_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"ErrorClassEnum": "outbound.errors.ErrorClass"},
 }
 # Bodies over the payload cap are refused with 413 before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLEXHOOKS_MAX_PAYLOAD_BYTES + 64 * 1024

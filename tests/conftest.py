@@ -6,19 +6,12 @@ import pytest
 import redis
 from django.apps import apps as django_apps
 
-from deliveries.services import emit
 from endpoints.models import EventType
 from tests.factories import make_account
 from tests.receiver import Receiver
 from tests.worker import WorkerProcess
 
 _seed = importlib.import_module("endpoints.migrations.0002_seed_event_types").seed
-
-
-@pytest.fixture(autouse=True)
-def _fresh_event_type_cache():
-    """Emitting caches event types per process; each test starts without that state."""
-    emit._event_types.clear()
 
 
 @pytest.fixture

@@ -1,18 +1,11 @@
 """Everything that changes events and deliveries: emit, send, retry, recover, sweep, purge.
 
-The admin, the API, the management commands and the Celery tasks all call these, so each
-rule lives here once; each module below holds one of those jobs.
+The admin, the API, the portal, the management commands and the Celery tasks all call
+these, so each rule lives here once; each module below holds one of those jobs.
 """
 
-from deliveries.services.emit import (
-    EmitResult,
-    PayloadTooLargeError,
-    dispatch,
-    dispatch_on_commit,
-    endpoint_send_test,
-    event_emit,
-    render_envelope,
-)
+from deliveries.services.emit import EmitResult, PayloadTooLargeError, event_emit, render_envelope
+from deliveries.services.endpoints import endpoint_delete, endpoint_disable, endpoint_send_test
 from deliveries.services.maintenance import (
     PurgeResult,
     SweepResult,
@@ -38,8 +31,8 @@ __all__ = [
     "deliveries_sweep",
     "delivery_retry",
     "delivery_send",
-    "dispatch",
-    "dispatch_on_commit",
+    "endpoint_delete",
+    "endpoint_disable",
     "endpoint_recover",
     "endpoint_send_test",
     "event_emit",

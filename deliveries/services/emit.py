@@ -1,19 +1,16 @@
 """Emit: validate an event, store it with its deliveries, wake the workers."""
 
 import json
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import jsonschema
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from deliveries import store, wakeups
+from deliveries import lifecycle, wakeups
 from deliveries.models import Event, new_event_id
 from endpoints.models import Endpoint, EventType
 
@@ -41,25 +38,12 @@ def render_envelope(*, event_id: str, event_type: EventType, created_at: datetim
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
-# Event types by name, per process, for a few seconds: emitting is the hot path and the
-# catalogue rarely changes. An archived type is still refused at once (the insert checks
-# it); a new JSON Schema applies within FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS.
-_event_types: dict[str, tuple[EventType, float]] = {}
-
-
-def _validated_event_type(name: str, *, cached: bool = True) -> EventType:
-    hit = _event_types.get(name) if cached else None
-    if hit is not None and time.monotonic() - hit[1] < settings.FLEXHOOKS_EVENT_TYPE_CACHE_SECONDS:
-        return hit[0]
-    try:
-        event_type = EventType.objects.get(name=name)
-    except EventType.DoesNotExist:
-        _event_types.pop(name, None)
-        raise ValidationError({"event_type": f"unknown event type {name!r}"}) from None
+def _event_type(name: str) -> EventType:
+    event_type = EventType.objects.filter(name=name).first()
+    if event_type is None:
+        raise ValidationError({"event_type": f"unknown event type {name!r}"})
     if event_type.archived:
-        _event_types.pop(name, None)
         raise ValidationError({"event_type": f"event type {name!r} is archived"})
-    _event_types[name] = (event_type, time.monotonic())
     return event_type
 
 
@@ -99,7 +83,7 @@ def event_emit(
         existing = _existing_emit(account, idempotency_key)
         if existing:
             return existing
-    etype = _validated_event_type(event_type)
+    etype = _event_type(event_type)
     _validate_object(etype, data)
     now = timezone.now()
     event_id = new_event_id()
@@ -116,49 +100,10 @@ def event_emit(
         idempotency_key=idempotency_key or None,
         created_at=now,
     )
-    delivery_ids = store.insert_event(
+    delivery_ids = lifecycle.create(
         event=event, only_endpoint_id=endpoint.pk if endpoint is not None else None
     )
-    if delivery_ids is None:
-        # The type was archived since it was cached (this raises), or another request with
-        # the same idempotency key won the race.
-        _validated_event_type(event_type, cached=False)
-        existing = idempotency_key and _existing_emit(account, idempotency_key)
-        if not existing:
-            raise ValidationError({"event_type": "the event type changed meanwhile; try again"})
-        return existing
-    dispatch_on_commit(delivery_ids)
+    if delivery_ids is None:  # another request with the same idempotency key won the race
+        return _existing_emit(account, idempotency_key)
+    wakeups.wake_on_commit(delivery_ids)
     return EmitResult(event=event, deliveries=len(delivery_ids), created=True)
-
-
-def dispatch_on_commit(delivery_ids: list[int]) -> None:
-    """Publish the deliveries' wake-up messages once the current transaction commits.
-
-    A large fan-out is handed to the workers instead: one message per chunk of ids, whose
-    task publishes the chunk's wake-ups, so the caller does not wait for a thousand
-    publishes (about 0.3 ms each). Losing such a message loses nothing either."""
-    if not delivery_ids:
-        return
-    if len(delivery_ids) <= settings.FLEXHOOKS_DISPATCH_INLINE_MAX:
-        transaction.on_commit(lambda: dispatch(delivery_ids))
-        return
-    from deliveries.tasks import publish_wakeups
-
-    size = settings.FLEXHOOKS_DISPATCH_CHUNK
-    chunks = [(delivery_ids[i : i + size],) for i in range(0, len(delivery_ids), size)]
-    transaction.on_commit(lambda: wakeups.publish(publish_wakeups, chunks))
-
-
-def dispatch(delivery_ids: Iterable[int]) -> None:
-    """Publish one wake-up message per delivery."""
-    from deliveries.tasks import deliver
-
-    wakeups.publish(deliver, [(delivery_id,) for delivery_id in delivery_ids])
-
-
-def endpoint_send_test(*, endpoint: Endpoint, event_type: str) -> EmitResult:
-    """Send the catalogue's example object of event_type to this endpoint only."""
-    etype = _validated_event_type(event_type)
-    return event_emit(
-        account=endpoint.account, event_type=etype.name, data=etype.example or {}, endpoint=endpoint
-    )

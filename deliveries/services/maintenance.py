@@ -1,4 +1,4 @@
-"""Maintenance (beat): reclaim and re-wake deliveries; trim old history."""
+"""Maintenance (beat): reclaim lost attempts, re-wake deliveries, trim old history."""
 
 import logging
 from dataclasses import dataclass
@@ -6,15 +6,24 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from deliveries import lifecycle, outcome, wakeups
 from deliveries.models import Attempt, Delivery, Event, Notice
-from deliveries.services.emit import dispatch_on_commit
+from deliveries.services.sending import attempt_from, notify_outcome
+from endpoints.models import Endpoint
+from outbound.errors import ErrorClass
+from outbound.transport import Result
 
 logger = logging.getLogger("deliveries.services")
 
-Status = Delivery.Status
+# Deliveries one sweep handles at most, per kind of work.
+SWEEP_BATCH = 1000
+# Events deleted per transaction when trimming history.
+PURGE_BATCH = 5000
+# A due delivery whose wake-up message is this many sweeps overdue is published again.
+REDISPATCH_AFTER_SWEEPS = 12
 
 
 @dataclass(frozen=True)
@@ -24,65 +33,49 @@ class SweepResult:
 
 
 def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
-    """Reclaim deliveries whose worker vanished, and wake those that are due with no message.
+    """Reclaim attempts whose worker vanished, and wake due deliveries that have no message.
 
     Safe on several hosts at once: rows are taken with SKIP LOCKED, so two sweepers never
     take the same row, and a duplicate message is harmless (the claim lets one through).
     """
     now = now or timezone.now()
-    return SweepResult(reclaimed=_reclaim_expired(now), redispatched=_redispatch_due(now))
+    return SweepResult(reclaimed=_reclaim(now), redispatched=_redispatch(now))
 
 
-def _reclaim_expired(now: datetime) -> int:
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.SENDING, lease_expires_at__lt=now)
-            .order_by("lease_expires_at")
-            .values_list("pk", "attempt_count", "next_trigger")[: settings.FLEXHOOKS_SWEEP_BATCH]
+@transaction.atomic
+def _reclaim(now: datetime) -> int:
+    """A lease that expired is an attempt like any other: recorded as `worker_lost` and
+    judged by the schedule, so a delivery that kills its worker every time still ends."""
+    lost = lifecycle.expired_leases(now=now, limit=SWEEP_BATCH)
+    policy = outcome.Policy.from_settings()
+    result = Result(
+        0,
+        error_class=ErrorClass.WORKER_LOST,
+        error_message="the worker stopped before recording the outcome (lease expired)",
+    )
+    for claim in lost:
+        verdict = outcome.judge(
+            result,
+            retry_step=claim.retry_step,
+            now=now,
+            failing_since=claim.failing_since,
+            policy=policy,
         )
-        if not rows:
-            return 0
-        # The lost attempt is part of the history too: record it, then send again.
-        Attempt.objects.bulk_create(
-            Attempt(
-                delivery_id=pk,
-                number=number,
-                trigger=trigger,
-                started_at=now,
-                error_class="worker_lost",
-                error_message="the worker stopped before recording the outcome (lease expired)",
-            )
-            for pk, number, trigger in rows
-        )
-        ids = [pk for pk, _, _ in rows]
-        Delivery.objects.filter(pk__in=ids, status=Status.SENDING).update(
-            status=Status.PENDING,
-            lease_expires_at=None,
-            next_attempt_at=now,
-            dispatched_at=now,
-            last_error_class="worker_lost",
-            last_error="the worker stopped before recording the outcome",
-        )
-        dispatch_on_commit(ids)
-    logger.warning("reclaimed %d deliveries whose lease expired", len(ids))
-    return len(ids)
+        attempt = attempt_from(claim, result, started_at=claim.claimed_at, request_headers={})
+        lifecycle.record(claim=claim, attempt=attempt, verdict=verdict, now=now)
+        notify_outcome(claim=claim, verdict=verdict)
+        if verdict.countdown is not None:
+            wakeups.wake_on_commit([claim.delivery_id], at=verdict.next_attempt_at)
+    if lost:
+        logger.warning("reclaimed %d deliveries whose lease expired", len(lost))
+    return len(lost)
 
 
-def _redispatch_due(now: datetime) -> int:
-    stale = now - timedelta(seconds=settings.FLEXHOOKS_REDISPATCH_AFTER)
-    with transaction.atomic():
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.PENDING, next_attempt_at__lte=now)
-            .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[: settings.FLEXHOOKS_SWEEP_BATCH]
-        )
-        if not ids:
-            return 0
-        Delivery.objects.filter(pk__in=ids).update(dispatched_at=now)
-        dispatch_on_commit(ids)
+@transaction.atomic
+def _redispatch(now: datetime) -> int:
+    stale = now - timedelta(seconds=REDISPATCH_AFTER_SWEEPS * settings.FLEXHOOKS_SWEEP_INTERVAL)
+    ids = lifecycle.due_without_message(now=now, stale_before=stale, limit=SWEEP_BATCH)
+    wakeups.wake_on_commit(ids)
     return len(ids)
 
 
@@ -91,10 +84,12 @@ class PurgeResult:
     events: int
     deliveries: int
     attempts: int
+    endpoints: int = 0
 
 
 def history_purge(*, now: datetime | None = None, max_batches: int = 1000) -> PurgeResult:
-    """Delete events older than FLEXHOOKS_RETENTION_DAYS with their deliveries and attempts.
+    """Delete events older than FLEXHOOKS_RETENTION_DAYS with their deliveries and
+    attempts, and deleted endpoints that have no history left.
 
     Batch by batch, each in its own short transaction, so no table is locked and workers
     and the dashboard carry on while a large history is trimmed.
@@ -106,7 +101,7 @@ def history_purge(*, now: datetime | None = None, max_batches: int = 1000) -> Pu
         ids = list(
             Event.objects.filter(created_at__lt=cutoff)
             .order_by("created_at")
-            .values_list("pk", flat=True)[: settings.FLEXHOOKS_RETENTION_BATCH]
+            .values_list("pk", flat=True)[:PURGE_BATCH]
         )
         if not ids:
             break
@@ -115,6 +110,17 @@ def history_purge(*, now: datetime | None = None, max_batches: int = 1000) -> Pu
             deliveries += Delivery.objects.filter(event_id__in=ids)._raw_delete("default")
             events += Event.objects.filter(pk__in=ids)._raw_delete("default")
     Notice.objects.filter(last_seen_at__lt=cutoff).delete()
-    if events:
-        logger.info("purged events=%s deliveries=%s attempts=%s", events, deliveries, attempts)
-    return PurgeResult(events=events, deliveries=deliveries, attempts=attempts)
+    gone, _ = (
+        Endpoint.objects.filter(deleted_at__isnull=False)
+        .exclude(Exists(Delivery.objects.filter(endpoint=OuterRef("pk"))))
+        .delete()
+    )
+    if events or gone:
+        logger.info(
+            "purged events=%s deliveries=%s attempts=%s endpoint rows=%s",
+            events,
+            deliveries,
+            attempts,
+            gone,
+        )
+    return PurgeResult(events=events, deliveries=deliveries, attempts=attempts, endpoints=gone)

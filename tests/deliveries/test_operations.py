@@ -10,9 +10,9 @@ from django.utils import timezone
 from deliveries.models import Attempt, Delivery, Event, Notice
 from deliveries.notifications import notice_send
 from deliveries.services import delivery_send, event_emit, history_purge
-from deliveries.signing import generate_secret
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_enable
+from outbound.signing import generate_secret
 from tests.factories import make_endpoint
 from tests.receiver import Reply
 

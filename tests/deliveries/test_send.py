@@ -6,10 +6,12 @@ import pytest
 import standardwebhooks
 from django.utils import timezone
 
+from deliveries import lifecycle
 from deliveries.models import Attempt, Delivery
 from deliveries.services import deliveries_retry, deliveries_sweep, delivery_send, event_emit
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_rotate_secret
+from outbound import transport
 from tests.factories import make_endpoint
 from tests.receiver import Reply
 
@@ -41,7 +43,6 @@ def test_a_second_message_for_the_same_delivery_does_nothing(delivery, receiver)
 
 def test_a_5xx_goes_back_to_pending_with_a_short_countdown(delivery, receiver, settings):
     settings.FLEXHOOKS_RETRY_SCHEDULE = (10, 600)
-    settings.FLEXHOOKS_RETRY_JITTER = 0.2
     receiver.default = Reply(502)
     countdown = delivery_send(delivery_id=delivery.pk)
     delivery.refresh_from_db()
@@ -62,7 +63,6 @@ def test_a_long_delay_is_left_to_the_sweeper(delivery, receiver, settings):
 
 def test_retry_after_on_429_is_honoured(delivery, receiver, settings):
     settings.FLEXHOOKS_RETRY_SCHEDULE = (1,)
-    settings.FLEXHOOKS_MIN_DELAY_WHEN_SLOW = 0
     receiver.default = Reply(429, headers={"Retry-After": "120"})
     delivery_send(delivery_id=delivery.pk)
     delivery.refresh_from_db()
@@ -79,8 +79,8 @@ def test_a_redirect_is_recorded_and_not_followed(delivery, receiver):
     assert Delivery.objects.get().status == "pending"
 
 
-def test_a_large_response_body_is_stored_truncated(delivery, receiver, settings):
-    settings.FLEXHOOKS_RESPONSE_STORE_CAP = 100
+def test_a_large_response_body_is_stored_truncated(delivery, receiver, monkeypatch):
+    monkeypatch.setattr(transport, "RESPONSE_STORE_CAP", 100)
     receiver.default = Reply(200, body=b"x" * 100_000)
     delivery_send(delivery_id=delivery.pk)
     assert len(Attempt.objects.get().response_body) == 100
@@ -124,10 +124,9 @@ def test_retry_skips_in_flight_deliveries_and_says_why(delivery):
 
 
 def test_a_slow_endpoint_at_its_in_flight_cap_postpones_without_spending_an_attempt(
-    delivery, account, receiver, settings
+    delivery, account, receiver, monkeypatch
 ):
-    settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
-    settings.FLEXHOOKS_BUSY_DELAY = 2
+    monkeypatch.setattr(lifecycle, "BUSY_WAIT", timedelta(seconds=2))
     Endpoint.objects.update(slow_until=timezone.now() + timedelta(minutes=5))
     event_emit(account=account, event_type="wallet.created", data={})
     busy = Delivery.objects.exclude(pk=delivery.pk).get()
@@ -139,7 +138,7 @@ def test_a_slow_endpoint_at_its_in_flight_cap_postpones_without_spending_an_atte
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.attempt_count == 0
     waited = (delivery.next_attempt_at - before).total_seconds()
-    assert 1.5 <= waited <= 2.6 and delivery.dispatched_at is None
+    assert 1.9 <= waited <= 2.1 and delivery.dispatched_at is None
     assert receiver.received() == [] and not Attempt.objects.exists()
     Delivery.objects.filter(pk=busy.pk).update(status="succeeded")
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
@@ -162,7 +161,6 @@ def test_health_counts_the_failure_streak_and_a_success_resets_it(delivery, rece
 
 def test_a_timeout_marks_the_endpoint_slow(delivery, receiver, settings):
     settings.FLEXHOOKS_REQUEST_DEADLINE = 0.5
-    settings.FLEXHOOKS_MIN_DELAY_WHEN_SLOW = 0
     receiver.script.append(Reply(200, delay=1.5))
     delivery_send(delivery_id=delivery.pk)
     endpoint = Endpoint.objects.get()
@@ -170,11 +168,7 @@ def test_a_timeout_marks_the_endpoint_slow(delivery, receiver, settings):
     assert endpoint.slow_until > timezone.now() + timedelta(minutes=4)
 
 
-def test_an_attempt_stuck_in_flight_makes_its_endpoint_slow_at_once(
-    delivery, account, receiver, settings
-):
-    settings.FLEXHOOKS_SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
-    settings.FLEXHOOKS_SLOW_ATTEMPT_SECONDS = 0.5
+def test_an_attempt_stuck_in_flight_makes_its_endpoint_slow_at_once(delivery, account, receiver):
     event_emit(account=account, event_type="wallet.created", data={})
     stuck = Delivery.objects.exclude(pk=delivery.pk).get()
     Delivery.objects.filter(pk=stuck.pk).update(status="sending")

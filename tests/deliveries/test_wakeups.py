@@ -1,23 +1,18 @@
-"""Wake-up messages written straight to Redis are the messages kombu would write."""
+"""Wake-up messages go through Celery's public publishing API to the real Redis broker."""
 
 import base64
 import json
 import socket
 import time
+from datetime import timedelta
 
 import pytest
+from celery import Celery
+from django.utils import timezone
 
 from deliveries import wakeups
-from deliveries.tasks import deliver, publish_wakeups
 
 pytestmark = pytest.mark.services
-
-# Fields that are new random values in every message.
-_FRESH = {("headers", "id"), ("headers", "root_id"), ("properties", "correlation_id")}
-
-
-def _queue(task):
-    return task.app.amqp.router.route({}, task.name)["queue"]
 
 
 def _popped(broker) -> list[dict]:
@@ -28,70 +23,76 @@ def _popped(broker) -> list[dict]:
     return messages
 
 
-def _args(message: dict):
-    return json.loads(base64.b64decode(message["body"]))[0]
+def _task_and_args(message: dict):
+    return message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0]
 
 
-def _without_fresh_values(message: dict) -> dict:
-    masked = json.loads(json.dumps(message))
-    for part, name in _FRESH:
-        assert masked[part][name]
-        masked[part][name] = "…"
-    assert masked["properties"]["delivery_tag"]
-    masked["properties"]["delivery_tag"] = "…"
-    return masked
+def test_a_batch_is_one_message_per_delivery_taken_first_in_first_out(broker):
+    wakeups.wake([1, 2, 3])
+    assert [_task_and_args(m) for m in _popped(broker)] == [
+        ("deliveries.tasks.deliver", [1]),
+        ("deliveries.tasks.deliver", [2]),
+        ("deliveries.tasks.deliver", [3]),
+    ]
 
 
-@pytest.mark.parametrize(("task", "args"), [(deliver, (7,)), (publish_wakeups, ([1, 2, 3],))])
-def test_a_message_is_written_exactly_as_kombu_writes_it(broker, task, args):
-    assert wakeups._lpush_possible(task.app, _queue(task))
-    wakeups._publish_kombu(task, _queue(task), [args])
-    wakeups._publish_lpush(task, "deliveries", [args])
-    by_kombu, by_lpush = _popped(broker)
-    assert _without_fresh_values(by_lpush) == _without_fresh_values(by_kombu)
-    assert _args(by_lpush) == list(args)
-    assert by_lpush["headers"]["id"] == by_lpush["properties"]["correlation_id"]
+def test_a_large_fan_out_is_left_to_the_workers_in_chunks(broker, monkeypatch):
+    monkeypatch.setattr(wakeups, "INLINE_MAX", 3)
+    monkeypatch.setattr(wakeups, "CHUNK", 2)
+    wakeups.wake([1, 2, 3, 4, 5])
+    assert [_task_and_args(m) for m in _popped(broker)] == [
+        ("deliveries.tasks.wake_chunk", [[1, 2]]),
+        ("deliveries.tasks.wake_chunk", [[3, 4]]),
+        ("deliveries.tasks.wake_chunk", [[5]]),
+    ]
 
 
-def test_a_batch_is_one_push_taken_first_in_first_out(broker):
-    wakeups.publish(deliver, [(1,), (2,), (3,)])
-    assert [_args(message) for message in _popped(broker)] == [[1], [2], [3]]
+def test_a_short_wait_rides_on_a_countdown_and_a_long_one_on_the_sweeper(broker):
+    wakeups.wake([7], at=timezone.now() + timedelta(seconds=30))
+    (message,) = _popped(broker)
+    eta = message["headers"]["eta"]
+    assert 25 < (timezone.datetime.fromisoformat(eta) - timezone.now()).total_seconds() <= 30
+    wakeups.wake([8], at=timezone.now() + timedelta(minutes=5))
+    assert _popped(broker) == []
 
 
-def test_other_brokers_and_options_that_move_messages_go_through_kombu(monkeypatch):
-    conf, queue = deliver.app.conf, _queue(deliver)
-    assert wakeups._lpush_possible(deliver.app, queue)
-    for name, value in [
-        ("broker_url", "amqp://guest@127.0.0.1//"),
-        ("broker_url", "sentinel://127.0.0.1:26379"),
-        ("broker_transport_options", {"global_keyprefix": "tenant1:"}),
-        ("broker_transport_options", {"priority_steps": [0, 5]}),
-        ("broker_use_ssl", {"ssl_cert_reqs": "required"}),
-    ]:
-        with monkeypatch.context() as patched:
-            if name == "broker_url":  # Celery reads the environment first
-                patched.setenv("CELERY_BROKER_URL", value)
-            patched.setitem(conf, name, value)
-            assert not wakeups._lpush_possible(deliver.app, queue), (name, value)
+def _app_with_broker(monkeypatch, url: str) -> Celery:
+    """An app configured as ours but for its broker (Celery reads the environment first)."""
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    app = Celery("flexhooks-test", broker=url, set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = url
+    return app
 
 
-def test_a_broker_that_is_down_costs_only_the_message(monkeypatch, caplog):
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setitem(deliver.app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    wakeups.publish(deliver, [(1,)])  # does not raise: the sweeper publishes it again
+def test_a_broker_that_is_down_costs_only_the_message(caplog, monkeypatch):
+    monkeypatch.setattr(
+        wakeups, "current_app", _app_with_broker(monkeypatch, "redis://127.0.0.1:1/0")
+    )
+    wakeups.wake([1])  # does not raise: the sweeper publishes it again
     assert "could not publish 1 deliveries.tasks.deliver messages" in caplog.text
 
 
-def test_a_broker_that_hangs_costs_a_bounded_wait(monkeypatch, caplog):
+def test_a_broker_that_hangs_costs_a_bounded_wait(caplog, monkeypatch):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()  # accepts connections, never answers
     url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
-    monkeypatch.setitem(deliver.app.conf, "broker_url", url)
-    monkeypatch.setitem(deliver.app.conf, "broker_connection_timeout", 0.5)
+    monkeypatch.setattr(wakeups, "current_app", _app_with_broker(monkeypatch, url))
     started = time.monotonic()
-    wakeups.publish(deliver, [(1,)])
-    assert time.monotonic() - started < 3
+    wakeups.wake([1])
+    print(f"hung broker: {time.monotonic() - started:.1f} s")
+    assert time.monotonic() - started < 10
     assert "could not publish 1 deliveries.tasks.deliver messages" in caplog.text
     silent.close()
+
+
+def test_a_chunk_is_published_as_one_message_per_delivery(broker, monkeypatch):
+    from deliveries.tasks import wake_chunk
+
+    monkeypatch.setattr(wakeups, "INLINE_MAX", 1)
+    wake_chunk([4, 5])  # what a worker runs for one chunk: never another chunk
+    assert [_task_and_args(m) for m in _popped(broker)] == [
+        ("deliveries.tasks.deliver", [4]),
+        ("deliveries.tasks.deliver", [5]),
+    ]

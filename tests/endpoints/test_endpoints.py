@@ -2,13 +2,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from deliveries.signing import SECRET_PREFIX
 from endpoints.models import Endpoint, signing_at
 from endpoints.services import (
     endpoint_current_secret,
     endpoint_rotate_secret,
     endpoint_update,
 )
+from outbound.signing import SECRET_PREFIX
 from tests.factories import make_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_rotation_keeps_the_old_secret_signing_for_the_grace_period(account):
 
 def test_update_changes_only_given_fields(account):
     endpoint, _ = make_endpoint(account, description="first", event_types=["invoice.created"])
-    endpoint_update(endpoint=endpoint, enabled=False)
+    endpoint_update(endpoint=endpoint, url="https://example.com/other")
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and endpoint.disabled_at and endpoint.description == "first"
+    assert endpoint.url == "https://example.com/other" and endpoint.description == "first"
     assert list(endpoint.event_types.values_list("name", flat=True)) == ["invoice.created"]

@@ -35,8 +35,9 @@ def _start(**env) -> subprocess.CompletedProcess:
         ("FLEXHOOKS_ENCRYPTION_KEYS", "not-a-fernet-key"),
         ("FLEXHOOKS_OPS_WEBHOOK_SECRET", "hunter2"),
         ("FLEXHOOKS_ALLOWED_CIDRS", "10.0.0.0/33"),
-        ("FLEXHOOKS_DISPATCH_CHUNK", "0"),
-        ("FLEXHOOKS_DB_PREPARED_STATEMENTS", "sometimes"),
+        ("FLEXHOOKS_REQUEST_DEADLINE", "0"),
+        ("DATABASE_PREPARE_THRESHOLD", "sometimes"),
+        ("DATABASE_POOL_SIZE", "many"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name, value):

@@ -11,22 +11,23 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
 from accounts.models import Account
-from deliveries import selectors
-from deliveries.models import Delivery, Event, Notice
-from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
-from endpoints.models import Endpoint
-from flexhooks.admin_tools import (
+from dashboard.tools import (
     CappedCountPaginator,
     ReadOnlyInline,
     object_action_urls,
     redirect_back,
 )
+from deliveries import selectors
+from deliveries.models import Delivery, Event, Notice
+from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
+from endpoints.models import Endpoint
 
 STATUS_COLOURS = {
     "pending": "#b7791f",
     "sending": "#2b6cb0",
     "succeeded": "#2f855a",
     "failed": "#c53030",
+    "cancelled": "#718096",
 }
 
 

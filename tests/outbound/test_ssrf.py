@@ -8,10 +8,10 @@ import pycurl
 import pytest
 from django.core.exceptions import ValidationError
 
-from deliveries import transport
 from deliveries.models import Attempt, Delivery, Notice
 from deliveries.services import delivery_send, event_emit
 from endpoints.validators import validate_endpoint_url
+from outbound import transport
 from tests.factories import make_endpoint
 
 BLOCKED = [
@@ -60,11 +60,11 @@ def test_a_dns_answer_given_at_send_time_is_checked_at_connect(guarded, receiver
     # ...and when it is sent, the name resolves to loopback, as a rebinding DNS server
     # would answer (libcurl resolves; this puts the answer in the handle's DNS cache).
     entry = f"rebind.example.com:{port}"
-    transport._handle().setopt(pycurl.RESOLVE, [f"{entry}:127.0.0.1"])
+    transport._handle("deliveries").setopt(pycurl.RESOLVE, [f"{entry}:127.0.0.1"])
     try:
         result = transport.post(f"http://rebind.example.com:{port}/hook", b"{}", {})
     finally:
-        transport._handle().setopt(pycurl.RESOLVE, [f"-{entry}"])
+        transport._handle("deliveries").setopt(pycurl.RESOLVE, [f"-{entry}"])
     # The address checked is the one libcurl is about to connect to.
     assert result.error_class == "blocked_address" and "127.0.0.1" in result.error_message
     assert receiver.received() == []

@@ -9,19 +9,23 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
+from dashboard.admin.deliveries import retry_message, status_badge
+from dashboard.tools import object_action_urls, redirect_back
 from deliveries import selectors
-from deliveries.admin import retry_message, status_badge
-from deliveries.services import endpoint_recover, endpoint_send_test
+from deliveries.services import (
+    endpoint_delete,
+    endpoint_disable,
+    endpoint_recover,
+    endpoint_send_test,
+)
 from endpoints.models import Endpoint, EventType
 from endpoints.services import (
     endpoint_create,
     endpoint_current_secret,
-    endpoint_disable,
     endpoint_enable,
     endpoint_rotate_secret,
     endpoint_secret_expiries,
 )
-from flexhooks.admin_tools import object_action_urls, redirect_back
 
 
 @admin.register(EventType)
@@ -80,8 +84,15 @@ class EndpointAdmin(admin.ModelAdmin):
     change_form_template = "admin/endpoints/endpoint/change_form.html"
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).prefetch_related("event_types")
+        queryset = super().get_queryset(request).visible().prefetch_related("event_types")
         return selectors.endpoints_with_health(queryset)
+
+    def delete_model(self, request, obj):
+        endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            endpoint_delete(endpoint=endpoint)
 
     @admin.display(description="enabled", ordering="enabled")
     def enabled_state(self, obj):
@@ -200,7 +211,9 @@ class EndpointAdmin(admin.ModelAdmin):
         endpoint_enable(endpoint=endpoint)
         failed = (
             disabled_at
-            and endpoint.deliveries.filter(status="failed", updated_at__gte=disabled_at).count()
+            and endpoint.deliveries.filter(
+                status__in=["failed", "cancelled"], updated_at__gte=disabled_at
+            ).count()
         )
         if failed:
             # Offer to send what failed meanwhile: the recover form, filled in.
@@ -209,7 +222,8 @@ class EndpointAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 format_html(
-                    "Endpoint enabled. {} deliveries failed while it was disabled: "
+                    "Endpoint enabled. {} deliveries failed or were not sent while it was "
+                    "disabled: "
                     '<a href="{}?recover_since={}#recover">recover them</a>.',
                     failed,
                     url,

@@ -129,7 +129,9 @@ def test_endpoint_lifecycle(api):
     assert rotated["secret"] != secret and len(rotated["previous_secret_expires_at"]) == 1
 
     assert api.delete(f"/api/v1/endpoints/{endpoint_id}").status_code == 204
-    assert not Endpoint.objects.exists()
+    assert api.get(f"/api/v1/endpoints/{endpoint_id}").status_code == 404
+    assert api.get("/api/v1/endpoints").json()["results"] == []
+    assert Endpoint.objects.get().deleted_at is not None  # kept for its history
 
 
 def test_emit_list_and_read_events_and_deliveries(api, tenant_a):

@@ -3,7 +3,7 @@ from django.template.response import TemplateResponse
 
 from accounts.models import Account, ApiKey
 from accounts.services import api_key_create, api_key_revoke
-from flexhooks.admin_tools import ReadOnlyInline
+from dashboard.tools import ReadOnlyInline
 
 
 class ApiKeyInline(ReadOnlyInline):

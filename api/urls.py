@@ -2,8 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from deliveries.apis import DeliveryViewSet, EventViewSet
-from endpoints.apis import EndpointViewSet, EventTypeViewSet
+from api import schema  # noqa: F401 - registers the API key scheme with drf-spectacular
+from api.views import DeliveryViewSet, EndpointViewSet, EventTypeViewSet, EventViewSet
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /endpoints and /endpoints/ answer, without a redirect

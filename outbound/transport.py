@@ -1,18 +1,17 @@
 """The HTTP transport: POST one body to one URL, the only place that talks to the outside.
 
-libcurl (through pycurl) makes the request. Each thread keeps one curl handle, and with it
-a keep-alive connection per host. Every request has a connect timeout and a total
-deadline, follows no redirect, speaks only HTTP/1.1 over http or https, ignores proxy
-variables in the environment, verifies TLS certificates against certifi's bundle, keeps
-at most a capped number of response bytes, and connects only to an address the network
-guard allows: libcurl hands every address it is about to connect to (after resolution,
-so also a DNS answer that changed since anything else looked) to `_open_socket`, which
-refuses the blocked ones.
+libcurl (through pycurl) makes the request. Each thread keeps one curl handle per purpose
+(deliveries, operations), and with it a keep-alive connection per host: requests of one
+purpose never ride on a connection another purpose opened. Every request has a connect
+timeout and a total deadline, follows no redirect, speaks only HTTP/1.1 over http or
+https, ignores proxy variables in the environment, verifies TLS certificates against
+certifi's bundle, keeps at most RESPONSE_READ_CAP bytes, and connects only to an address
+the network guard allows: libcurl hands every address it is about to connect to (after
+resolution, so also a DNS answer that changed since anything else looked) to
+`_Exchange.open_socket`, which refuses the blocked ones. A kept-alive connection was
+opened under the same guard, for the same host and purpose.
 
-Why libcurl and not urllib3: a whole request runs in C with the GIL released once, where
-urllib3 spends about 190 µs of Python per request and releases the GIL four times; with
-a dozen worker threads that handoff doubled urllib3's cost (measured: 372 µs against
-46 µs of CPU per request with 8 threads, bench/ in the README).
+Why libcurl and not urllib3: docs/decisions/0002-libcurl-transport.md.
 """
 
 import errno
@@ -27,7 +26,13 @@ import certifi
 import pycurl
 from django.conf import settings
 
-from flexhooks.netguard import blocked_reason
+from outbound.errors import ErrorClass
+from outbound.netguard import blocked_reason, is_loopback
+from outbound.urls import InvalidURLError, ascii_url
+
+# Response bytes read (the rest is not waited for) and stored with an attempt.
+RESPONSE_READ_CAP = 64 * 1024
+RESPONSE_STORE_CAP = 4 * 1024
 
 
 @dataclass
@@ -40,12 +45,9 @@ class Result:
     body: bytes = b""
     error_class: str = ""
     error_message: str = ""
-    # A permanent error (a blocked address) will not go away by retrying.
+    # A permanent error (a blocked address, an invalid URL) will not go away by retrying.
     permanent: bool = False
 
-
-# Error classes of a request that ran out of time (the receiver may be struggling).
-TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})
 
 _TLS_ERRORS = {
     pycurl.E_SSL_CONNECT_ERROR,
@@ -66,10 +68,10 @@ _INVALID_URL = {pycurl.E_URL_MALFORMAT, pycurl.E_UNSUPPORTED_PROTOCOL}
 class _Exchange:
     """The state of one request, filled in by libcurl's callbacks."""
 
-    __slots__ = ("blocked", "body", "cap", "capped", "guarded", "header_lines", "host", "size")
+    __slots__ = ("blocked", "body", "capped", "header_lines", "host", "size")
 
-    def __init__(self, host: str, guarded: bool, cap: int):
-        self.host, self.guarded, self.cap = host, guarded, cap
+    def __init__(self, host: str):
+        self.host = host
         self.blocked = ""
         self.body: list[bytes] = []
         # Filled by list.append itself: a builtin, so each header line libcurl hands over
@@ -79,10 +81,10 @@ class _Exchange:
         self.capped = False
 
     def write(self, chunk: bytes):
-        room = self.cap - self.size
+        room = RESPONSE_READ_CAP - self.size
         if len(chunk) >= room:
             self.body.append(chunk[:room])
-            self.size = self.cap
+            self.size = RESPONSE_READ_CAP
             self.capped = True
             return 0  # stop reading: unread bytes remain, the connection is dropped
         self.body.append(chunk)
@@ -102,13 +104,20 @@ class _Exchange:
 
     def open_socket(self, purpose, address):
         family, socktype, protocol, sockaddr = address
-        if self.guarded and not settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS:
-            ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
-            reason = blocked_reason(ip, settings.FLEXHOOKS_ALLOWED_CIDRS)
-            if reason:
-                self.blocked = f"{self.host} resolves to {ip}, a {reason}"
-                return pycurl.SOCKET_BAD
+        reason = guard_reason(ipaddress.ip_address(sockaddr[0].split("%")[0]))
+        if reason:
+            self.blocked = f"{self.host} resolves to {sockaddr[0]}, a {reason}"
+            return pycurl.SOCKET_BAD
         return socket.socket(family, socktype, protocol)
+
+
+def guard_reason(ip) -> str | None:
+    """Why the guard refuses to connect to ip under the current settings, or None."""
+    if settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS:
+        return None
+    if settings.FLEXHOOKS_ALLOW_LOOPBACK and is_loopback(ip):
+        return None
+    return blocked_reason(ip, settings.FLEXHOOKS_ALLOWED_CIDRS)
 
 
 _local = threading.local()
@@ -127,34 +136,41 @@ def _new_handle() -> pycurl.Curl:
     return handle
 
 
-def _handle() -> pycurl.Curl:
-    # One per thread, created in the thread's own process: never shared across a fork.
-    pid_and_handle = getattr(_local, "handle", None)
-    if pid_and_handle is None or pid_and_handle[0] != os.getpid():
-        pid_and_handle = _local.handle = (os.getpid(), _new_handle())
-    return pid_and_handle[1]
+def _handle(purpose: str) -> pycurl.Curl:
+    # One per thread and purpose, created in the thread's own process: never shared
+    # across a fork, and a connection one purpose opened never carries another's request.
+    handles = getattr(_local, "handles", None)
+    if handles is None or handles[0] != os.getpid():
+        handles = _local.handles = (os.getpid(), {})
+    if purpose not in handles[1]:
+        handles[1][purpose] = _new_handle()
+    return handles[1][purpose]
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, guarded: bool = True) -> Result:
+def post(url: str, body: bytes, headers: dict[str, str], *, purpose: str = "deliveries") -> Result:
     """POST body to url; never raises for network trouble, it classifies it instead.
 
-    guarded=False skips the address guard: only for URLs the operator configured.
+    The URL may be an IRI (non-ASCII host, path or query): it is sent in its ASCII form.
+    Every request passes the network guard, whatever its purpose.
     """
     started = time.monotonic()
-    handle = _handle()
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-    exchange = _Exchange(host, guarded, settings.FLEXHOOKS_RESPONSE_READ_CAP)
-    handle.setopt(pycurl.URL, url)
-    handle.setopt(pycurl.POSTFIELDS, body)
-    # "Expect:" and "Accept:" with no value: libcurl sends neither (no 100-continue wait).
+    try:
+        wire_url = ascii_url(url)
+    except InvalidURLError as exc:
+        return Result(0, error_class=ErrorClass.INVALID_URL, error_message=str(exc), permanent=True)
     lines = [f"{name}: {value}".encode() for name, value in headers.items()]
     if any(b"\r" in line or b"\n" in line for line in lines):  # endpoints validate this too
         return Result(
-            duration_ms=0,
-            error_class="invalid_header",
-            permanent=True,
+            0,
+            error_class=ErrorClass.INVALID_URL,
             error_message="a header value spans more than one line",
+            permanent=True,
         )
+    handle = _handle(purpose)
+    exchange = _Exchange(wire_url.split("://", 1)[-1].split("/", 1)[0])
+    handle.setopt(pycurl.URL, wire_url)
+    handle.setopt(pycurl.POSTFIELDS, body)
+    # "Expect:" and "Accept:" with no value: libcurl sends neither (no 100-continue wait).
     handle.setopt(pycurl.HTTPHEADER, [*lines, b"Expect:", b"Accept:"])
     handle.setopt(pycurl.WRITEFUNCTION, exchange.write)
     handle.setopt(pycurl.HEADERFUNCTION, exchange.header_lines.append)
@@ -186,22 +202,22 @@ def _classify(
 ) -> tuple[str, bool]:
     """Map a libcurl error to (error class, permanent?)."""
     if exchange.blocked:
-        return "blocked_address", True
+        return ErrorClass.BLOCKED_ADDRESS, True
     if code == pycurl.E_COULDNT_RESOLVE_HOST:
-        return "dns", False
+        return ErrorClass.DNS, False
     if code == pycurl.E_OPERATION_TIMEDOUT:
         # libcurl says which: "Connection timed out after …" (connecting, a reused
         # connection never is) or "Operation timed out after …" (waiting for the answer).
         connecting = message.startswith(("Connection timed out", "Failed to connect"))
-        return ("connect_timeout" if connecting else "timeout"), False
+        return (ErrorClass.CONNECT_TIMEOUT if connecting else ErrorClass.TIMEOUT), False
     if code == pycurl.E_COULDNT_CONNECT:
         refused = handle.getinfo(pycurl.OS_ERRNO) == errno.ECONNREFUSED
-        return ("connection_refused" if refused else "connection_error"), False
+        return (ErrorClass.CONNECTION_REFUSED if refused else ErrorClass.CONNECTION_ERROR), False
     if code in _TLS_ERRORS:
-        return "tls", False
+        return ErrorClass.TLS, False
     if code in _INVALID_URL:
-        return "invalid_url", True
-    return "connection_error", False
+        return ErrorClass.INVALID_URL, True
+    return ErrorClass.CONNECTION_ERROR, False
 
 
 def _elapsed_ms(started: float) -> int:

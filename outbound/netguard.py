@@ -5,13 +5,16 @@ from collections.abc import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Reserved ranges that are not global but which ipaddress' is_private does not name.
+# Ranges that are not for webhook receivers but which ipaddress does not call private.
 _EXTRA_BLOCKED = [
     ipaddress.ip_network("100.64.0.0/10"),  # CGNAT
-    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, maps onto IPv4 (private ones too)
-    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64
     ipaddress.ip_network("192.0.0.0/24"),  # IETF protocol assignments
     ipaddress.ip_network("198.18.0.0/15"),  # benchmarking
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, maps onto IPv4 (private ones too)
+    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64
+    ipaddress.ip_network("2002::/16"),  # 6to4: embeds any IPv4, 127.0.0.1 included
+    ipaddress.ip_network("2001::/32"),  # Teredo: embeds an IPv4 too
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated, still routed inside sites)
 ]
 
 
@@ -32,10 +35,15 @@ def blocked_reason(
     if address.is_unspecified:
         return "unspecified address"
     if any(address in network for network in _EXTRA_BLOCKED if network.version == address.version):
-        return "reserved address (CGNAT, NAT64 or special use)"
+        return "reserved address (CGNAT, NAT64, 6to4, Teredo or special use)"
     if address.is_private or address.is_reserved or not address.is_global:
         return "private address"
     return None
+
+
+def is_loopback(address: IPAddress) -> bool:
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def parse_literal(host: str) -> IPAddress | None:

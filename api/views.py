@@ -1,0 +1,223 @@
+"""The API's views: each reads through the key's account and calls a service."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from api import serializers as s
+from api.common import AccountScopedMixin, NewestFirstPagination
+from deliveries.models import Delivery, Event
+from deliveries.services import (
+    PayloadTooLargeError,
+    deliveries_retry,
+    endpoint_delete,
+    endpoint_disable,
+    endpoint_recover,
+    endpoint_send_test,
+    event_emit,
+)
+from endpoints.models import Endpoint, EventType
+from endpoints.services import (
+    endpoint_create,
+    endpoint_current_secret,
+    endpoint_enable,
+    endpoint_rotate_secret,
+    endpoint_secret_expiries,
+    endpoint_update,
+)
+
+
+class EventTypeViewSet(viewsets.ReadOnlyModelViewSet):
+    """The event catalogue: every type that can be emitted and subscribed to."""
+
+    queryset = EventType.objects.order_by("name")
+    serializer_class = s.EventTypeSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+    pagination_class = None
+
+
+class EndpointViewSet(
+    AccountScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Webhook endpoints of the API key's account."""
+
+    serializer_class = s.EndpointSerializer
+    pagination_class = NewestFirstPagination
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Endpoint.objects.visible().filter(account=self.account).prefetch_related("event_types")
+        )
+
+    def _input(self, serializer_class, **kwargs):
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(request=s.EndpointInputSerializer, responses={201: s.EndpointCreatedSerializer})
+    def create(self, request):
+        data = self._input(s.EndpointInputSerializer)
+        endpoint, secret = endpoint_create(account=self.account, **data)
+        endpoint.secret = secret
+        return Response(s.EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.EndpointInputSerializer, responses=s.EndpointSerializer)
+    def partial_update(self, request, pk=None):
+        endpoint = self.get_object()
+        data = self._input(s.EndpointInputSerializer, partial=True)
+        enabled = data.pop("enabled", None)
+        endpoint_update(endpoint=endpoint, **data)
+        if enabled is True and not endpoint.enabled:
+            endpoint_enable(endpoint=endpoint)
+        elif enabled is False and endpoint.enabled:
+            endpoint_disable(endpoint=endpoint, reason="disabled by the account")
+        return Response(s.EndpointSerializer(self.get_object()).data)
+
+    def destroy(self, request, pk=None):
+        """Delete the endpoint: disabled and hidden at once, its pending deliveries
+        cancelled; its history stays readable until retention purges it."""
+        endpoint_delete(endpoint=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=s.SecretSerializer)
+    @action(detail=True, methods=["get"])
+    def secret(self, request, pk=None):
+        """The current signing secret."""
+        endpoint = self.get_object()
+        return Response(
+            {
+                "secret": endpoint_current_secret(endpoint=endpoint),
+                "previous_secret_expires_at": endpoint_secret_expiries(endpoint=endpoint),
+            }
+        )
+
+    @extend_schema(request=s.RotateSecretInputSerializer, responses=s.SecretSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """Sign with a new secret from now on; the old one keeps signing for the grace."""
+        endpoint = self.get_object()
+        data = self._input(s.RotateSecretInputSerializer)
+        secret = endpoint_rotate_secret(endpoint=endpoint, grace_seconds=data.get("grace_seconds"))
+        return Response(
+            {
+                "secret": secret,
+                "previous_secret_expires_at": endpoint_secret_expiries(endpoint=endpoint),
+            }
+        )
+
+    @extend_schema(request=s.SendTestInputSerializer, responses={202: s.EmitResultSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Send the catalogue's example object of a type to this endpoint only."""
+        endpoint = self.get_object()
+        data = self._input(s.SendTestInputSerializer)
+        result = endpoint_send_test(endpoint=endpoint, event_type=data["event_type"])
+        return Response(s.EmitResultSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.RecoverInputSerializer, responses={202: s.CountSerializer})
+    @action(detail=True, methods=["post"])
+    def recover(self, request, pk=None):
+        """Queue again every failed delivery of this endpoint created in [since, until)."""
+        endpoint = self.get_object()
+        data = self._input(s.RecoverInputSerializer)
+        result = endpoint_recover(endpoint=endpoint, since=data["since"], until=data.get("until"))
+        return Response(
+            {"queued": result.queued, "skipped": dict(result.skipped)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class EventViewSet(
+    AccountScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Events of the API key's account, each with its deliveries' statuses."""
+
+    serializer_class = s.EventSerializer
+    pagination_class = NewestFirstPagination
+    lookup_value_regex = r"evt_[0-9A-Z]+"
+
+    def get_queryset(self):
+        return (
+            Event.objects.filter(account=self.account)
+            .select_related("event_type")
+            .prefetch_related("deliveries")
+        )
+
+    @extend_schema(
+        request=s.EmitInputSerializer,
+        responses={202: s.EmitResultSerializer, 200: s.EmitResultSerializer},
+    )
+    def create(self, request):
+        """Emit an event: one delivery per subscribed endpoint, sent in the background.
+
+        202 with the new event; 200 with the earlier one when the idempotency key was used.
+        """
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.FLEXHOOKS_MAX_PAYLOAD_BYTES:
+            raise PayloadTooLargeError(
+                f"the body is larger than {settings.FLEXHOOKS_MAX_PAYLOAD_BYTES} bytes"
+            )
+        serializer = s.EmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = event_emit(
+            account=self.account,
+            event_type=data["event_type"],
+            data=data["object"],
+            idempotency_key=data.get("idempotency_key"),
+        )
+        code = status.HTTP_202_ACCEPTED if result.created else status.HTTP_200_OK
+        return Response(s.EmitResultSerializer(result).data, status=code)
+
+
+class DeliveryViewSet(
+    AccountScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Deliveries of the API key's account: one event to one endpoint, with its attempts."""
+
+    pagination_class = NewestFirstPagination
+
+    def get_serializer_class(self):
+        return s.DeliveryDetailSerializer if self.action == "retrieve" else s.DeliverySerializer
+
+    def get_queryset(self):
+        queryset = Delivery.objects.filter(account=self.account).select_related("event__event_type")
+        if self.action == "retrieve":
+            return queryset.prefetch_related("attempts")
+        if self.action != "list":
+            return queryset
+        filters = s.DeliveryFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        lookups = {
+            "status": "status",
+            "endpoint": "endpoint_id",
+            "event_type": "event__event_type__name",
+            "event_id": "event_id",
+            "created_since": "created_at__gte",
+            "created_until": "created_at__lt",
+        }
+        return queryset.filter(
+            **{lookups[name]: value for name, value in filters.validated_data.items()}
+        )
+
+    @extend_schema(parameters=[s.DeliveryFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={202: s.CountSerializer, 409: s.CountSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Queue an attempt now: a failed or succeeded delivery is sent again with the same
+        webhook-id; a pending one is brought forward. 409 when it cannot be queued."""
+        delivery = self.get_object()
+        result = deliveries_retry(delivery_ids=[delivery.pk])
+        body = {"queued": result.queued, "skipped": dict(result.skipped)}
+        code = status.HTTP_202_ACCEPTED if result.queued else status.HTTP_409_CONFLICT
+        return Response(body, status=code)

@@ -1,0 +1,46 @@
+"""Endpoint URLs as people write them, and as they go on the wire.
+
+A URL is stored as it was given (an IDN host, a non-ASCII path or query) and sent in its
+standard ASCII form: the host IDNA-encoded, path and query percent-encoded as UTF-8 (an
+escape already there is kept, not encoded twice).
+"""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from django.utils.encoding import iri_to_uri, punycode
+
+
+class InvalidURLError(ValueError):
+    """The URL cannot be sent: it says why."""
+
+
+def ascii_url(url: str) -> str:
+    """The URL's ASCII form; InvalidURLError when it has no valid host or port."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise InvalidURLError("the URL names no host")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURLError("the port must be a number from 1 to 65535") from exc
+    if port == 0:
+        raise InvalidURLError("the port must be a number from 1 to 65535")
+    if ":" in host:  # an IPv6 literal
+        ascii_host = f"[{host}]"
+    else:
+        try:
+            ascii_host = punycode(host.rstrip(".")) if not host.isascii() else host
+        except UnicodeError as exc:
+            raise InvalidURLError(f"the host {host!r} is not a valid domain name") from exc
+    netloc = ascii_host if port is None else f"{ascii_host}:{port}"
+    path = iri_to_uri(parts.path) or "/"
+    return urlunsplit((parts.scheme, netloc, path, iri_to_uri(parts.query), ""))
+
+
+def host_of(url: str) -> str:
+    """The ASCII host the URL connects to (IDNA-encoded), '' when there is none."""
+    try:
+        return urlsplit(ascii_url(url)).hostname or ""
+    except InvalidURLError:
+        return ""
