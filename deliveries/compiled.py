@@ -14,7 +14,17 @@ import re
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import Expression, Field, Model, QuerySet
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Expression,
+    Field,
+    IntegerField,
+    Model,
+    QuerySet,
+    TextField,
+)
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery, UpdateQuery
 
@@ -33,6 +43,10 @@ class Param(Expression):
         return f"Param({self.name!r})"
 
 
+# Values psycopg adapts itself on PostgreSQL: Django's preparation would only cost time.
+_NATIVE_ON_POSTGRESQL = (IntegerField, CharField, TextField, DateTimeField, BooleanField)
+
+
 @dataclass(frozen=True)
 class Statement:
     """SQL with %(name)s placeholders, and the field that adapts each named value."""
@@ -41,6 +55,13 @@ class Statement:
     fields: dict[str, Field]
 
     def values(self, values: dict, connection) -> dict:
+        if connection.vendor == "postgresql":
+            return {
+                name: values[name]
+                if isinstance(field, _NATIVE_ON_POSTGRESQL)
+                else field.get_db_prep_value(values[name], connection, prepared=False)
+                for name, field in self.fields.items()
+            }
         return {
             name: field.get_db_prep_value(values[name], connection, prepared=False)
             for name, field in self.fields.items()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from deliveries import compiled
 from deliveries.compiled import Param
 from deliveries.models import Attempt, Delivery, Event
-from deliveries.outcome import Health, Verdict
+from deliveries.outcome import Health, Verdict, jittered
 from endpoints.models import Endpoint, signing_at
 
 Status = Delivery.Status
@@ -40,8 +40,10 @@ COMBINE = True
 # gets at most this many attempts in flight, so a hanging receiver holds few worker slots.
 SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
 STUCK_AFTER = timedelta(seconds=0.5)
-# A delivery whose endpoint or account has no room waits this long, no attempt spent.
+# A delivery whose slow endpoint has no room waits this long, no attempt spent; one whose
+# account is at its share of attempts in flight, about ACCOUNT_WAIT.
 BUSY_WAIT = timedelta(seconds=5)
+ACCOUNT_WAIT = timedelta(seconds=1)
 # Health is written on success only when it changes, or once a minute: a busy healthy
 # endpoint's row is not locked by every delivery.
 SUCCESS_REFRESH = timedelta(seconds=60)
@@ -71,14 +73,21 @@ def _in_flight(**lookups) -> models.QuerySet:
     return Delivery.objects.filter(status=Status.SENDING, **lookups)
 
 
+def endpoint_slow(now) -> Q:
+    """The delivery's endpoint timed out lately, or has an attempt in flight for longer
+    than STUCK_AFTER (found slow before its first timeout)."""
+    endpoint = OuterRef("endpoint_id")
+    return Q(Exists(Endpoint.objects.filter(pk=endpoint, slow_until__gt=now))) | Q(
+        Exists(_in_flight(endpoint_id=endpoint, updated_at__lt=now - STUCK_AFTER))
+    )
+
+
 def has_room(*, now, account_cap: int) -> Q:
     """A delivery may be claimed only if its account is below its fair share of attempts in
     flight, and its endpoint is not slow or is below the slow endpoints' cap."""
-    endpoint = OuterRef("endpoint_id")
-    slow = Exists(Endpoint.objects.filter(pk=endpoint, slow_until__gt=now)) | Exists(
-        _in_flight(endpoint_id=endpoint, updated_at__lt=now - STUCK_AFTER)
+    endpoint_room = ~endpoint_slow(now) | _below(
+        _in_flight(endpoint_id=OuterRef("endpoint_id")), SLOW_ENDPOINT_MAX_IN_FLIGHT
     )
-    endpoint_room = ~slow | _below(_in_flight(endpoint_id=endpoint), SLOW_ENDPOINT_MAX_IN_FLIGHT)
     return endpoint_room & _below(_in_flight(account_id=OuterRef("account_id")), account_cap)
 
 
@@ -268,13 +277,37 @@ def _aware(value) -> datetime | None:
     return value
 
 
-def postpone(*, delivery_id: int, now: datetime) -> None:
-    """A due delivery that was not claimed had no room (its endpoint slow and full, or its
-    account at its share): it waits BUSY_WAIT without spending an attempt, and the sweeper
-    wakes it — no message waits with it. Not due, or not pending: nothing changes."""
-    Delivery.objects.filter(due(now), pk=delivery_id).update(
-        next_attempt_at=now + BUSY_WAIT, dispatched_at=None
+@functools.cache
+def _postpone_statement() -> compiled.Statement:
+    now, soon = Param("now", _TIME), Param("soon", _TIME)
+    slow = endpoint_slow(now)
+    return compiled.update(
+        Delivery.objects.filter(due(now), pk=Param("id", _ID)),
+        {
+            "next_attempt_at": Case(When(slow, then=Param("busy_until", _TIME)), default=soon),
+            "dispatched_at": Case(When(slow, then=Value(None, _TIME)), default=soon),
+        },
+        returning=("dispatched_at",),
     )
+
+
+def postpone(*, delivery_id: int, now: datetime) -> float | None:
+    """A due delivery that was not claimed had no room, and waits without spending an
+    attempt: behind a slow endpoint BUSY_WAIT, with no message (the sweeper wakes it: a
+    hanging endpoint may have hundreds waiting); behind its account's share ACCOUNT_WAIT,
+    on a countdown message whose seconds are returned. Not due, or not pending: nothing
+    changes (None)."""
+    values = {
+        "id": delivery_id,
+        "now": now,
+        "busy_until": now + BUSY_WAIT,
+        "soon": now + timedelta(seconds=jittered(ACCOUNT_WAIT.total_seconds(), 0.5)),
+    }
+    with connection.cursor() as cursor:
+        _postpone_statement().run(cursor, values)
+        row = cursor.fetchone()
+    woken_at = _aware(row[0]) if row else None
+    return None if woken_at is None else (woken_at - now).total_seconds()
 
 
 # --- record --------------------------------------------------------------------------------

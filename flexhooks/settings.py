@@ -149,6 +149,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # DATABASE_PREPARE_THRESHOLD times on a connection ("off" behind PgBouncer in
     # transaction mode before 1.21).
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    # The pool checks a connection before handing it out (one empty query), so one that
+    # died idle (a database restart, a proxy's timeout) costs nothing but that check.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 1,

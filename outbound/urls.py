@@ -5,6 +5,7 @@ standard ASCII form: the host IDNA-encoded, path and query percent-encoded as UT
 escape already there is kept, not encoded twice).
 """
 
+import functools
 from urllib.parse import urlsplit, urlunsplit
 
 from django.utils.encoding import iri_to_uri, punycode
@@ -14,6 +15,7 @@ class InvalidURLError(ValueError):
     """The URL cannot be sent: it says why."""
 
 
+@functools.lru_cache(maxsize=4096)  # every attempt asks again for a few URLs
 def ascii_url(url: str) -> str:
     """The URL's ASCII form; InvalidURLError when it has no valid host or port."""
     parts = urlsplit(url)

@@ -1,5 +1,6 @@
 """Emit: validate an event, store it with its deliveries, wake the workers."""
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,10 +8,11 @@ from datetime import datetime
 import jsonschema
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from deliveries import lifecycle, wakeups
+from deliveries import compiled, lifecycle, wakeups
 from deliveries.models import Event, new_event_id
 from endpoints.models import Endpoint, EventType
 
@@ -38,8 +40,29 @@ def render_envelope(*, event_id: str, event_type: EventType, created_at: datetim
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
+@functools.cache
+def _event_type_statement() -> compiled.Statement:
+    return compiled.select(
+        EventType.objects.filter(name=compiled.Param("name", EventType._meta.get_field("name")))
+        .order_by()
+        .values_list(*_EVENT_TYPE_FIELDS)
+    )
+
+
+_EVENT_TYPE_FIELDS = ("id", "name", "object_type", "schema", "archived")
+
+
 def _event_type(name: str) -> EventType:
-    event_type = EventType.objects.filter(name=name).first()
+    """The catalogue row, read fresh on every emit (an archived type is refused at once);
+    compiled once, like the hot path's statements."""
+    with connection.cursor() as cursor:
+        _event_type_statement().run(cursor, {"name": name})
+        row = cursor.fetchone()
+    event_type = None
+    if row is not None:
+        event_type = EventType(**dict(zip(_EVENT_TYPE_FIELDS, row, strict=True)))
+        if isinstance(event_type.schema, str):
+            event_type.schema = json.loads(event_type.schema)
     if event_type is None:
         raise ValidationError({"event_type": f"unknown event type {name!r}"})
     if event_type.archived:

@@ -4,7 +4,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from deliveries import lifecycle, outcome
@@ -32,9 +32,8 @@ def delivery_send(*, delivery_id: int) -> float | None:
     """
     now = timezone.now()
     claim = lifecycle.claim(delivery_id=delivery_id, now=now)
-    if claim is None:
-        lifecycle.postpone(delivery_id=delivery_id, now=now)
-        return None
+    if claim is None:  # not ours to send now; if it had no room, it waits
+        return lifecycle.postpone(delivery_id=delivery_id, now=now)
     if not claim.enabled:
         lifecycle.cancel_claimed(claim=claim, reason="the endpoint is disabled", now=now)
         return None
@@ -61,7 +60,15 @@ def delivery_send(*, delivery_id: int) -> float | None:
         policy=outcome.Policy.from_settings(),
     )
     attempt = attempt_from(claim, result, started_at=started_at, request_headers=headers)
-    lifecycle.record(claim=claim, attempt=attempt, verdict=verdict, now=now)
+    try:
+        lifecycle.record(claim=claim, attempt=attempt, verdict=verdict, now=now)
+    except (OperationalError, InterfaceError):
+        # The connection died while the request was out (a database restart): the attempt
+        # happened, so record it on a fresh connection rather than let the lease send it
+        # again.
+        logger.warning("recording delivery %s again on a fresh connection", delivery_id)
+        connection.close()
+        lifecycle.record(claim=claim, attempt=attempt, verdict=verdict, now=now)
     notify_outcome(claim=claim, verdict=verdict)
     logger.info(
         "attempt delivery=%s event=%s endpoint=%s number=%s status=%s error=%s duration_ms=%s"

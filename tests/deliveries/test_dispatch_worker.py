@@ -7,7 +7,8 @@ import socket
 import pytest
 import standardwebhooks
 
-from deliveries.models import Attempt, Delivery
+from deliveries import wakeups
+from deliveries.models import Attempt, Delivery, Notice
 from deliveries.services import deliveries_retry, event_emit
 from tests.conftest import wait_until
 from tests.factories import make_endpoint
@@ -180,9 +181,10 @@ def test_an_exhausted_schedule_fails_and_a_manual_retry_sends_again(
 
 
 def test_a_large_fan_out_is_published_by_the_workers_in_chunks(
-    account, receiver, start_worker, settings
+    account, receiver, start_worker, monkeypatch
 ):
-    settings.FLEXHOOKS_DISPATCH_INLINE_MAX, settings.FLEXHOOKS_DISPATCH_CHUNK = 3, 2
+    monkeypatch.setattr(wakeups, "INLINE_MAX", 3)
+    monkeypatch.setattr(wakeups, "CHUNK", 2)
     for n in range(7):
         make_endpoint(account, f"{receiver.url}/fan/{n}")
     start_worker()
@@ -192,3 +194,48 @@ def test_a_large_fan_out_is_published_by_the_workers_in_chunks(
     rows = wait_until(_settled(result.event.id, count=7), message="all 7 settled")
     assert {row.status for row in rows} == {Delivery.Status.SUCCEEDED}
     assert sorted(r.path for r in receiver.received()) == [f"/fan/{n}" for n in range(7)]
+
+
+def test_a_url_with_a_non_ascii_path_and_query_is_delivered(event_types, receiver, start_worker):
+    from rest_framework.test import APIClient
+
+    from accounts.services import account_create
+
+    _, raw_key = account_create(name="alpha")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    url = receiver.url + "/café/naïve?city=Zürich&x=%C3%A9"
+    created = api.post("/api/v1/endpoints", {"url": url}, format="json")
+    assert created.status_code == 201 and created.json()["url"] == url  # stored as given
+    start_worker()
+
+    event_id = api.post(
+        "/api/v1/events", {"event_type": "invoice.created", "object": {"id": "i"}}, format="json"
+    ).json()["id"]
+
+    (delivery,) = wait_until(_settled(event_id), message="delivery settled")
+    assert delivery.status == Delivery.Status.SUCCEEDED and delivery.attempt_count == 1
+    (request,) = receiver.received()
+    assert request.path == "/caf%C3%A9/na%C3%AFve?city=Z%C3%BCrich&x=%C3%A9"
+
+
+def test_a_delivery_that_breaks_every_attempt_fails_within_its_schedule(
+    account, receiver, start_worker
+):
+    endpoint, _ = make_endpoint(account, receiver.url + "/poison")
+    endpoint.secrets.update(ciphertext="not a fernet token")  # every attempt raises inside
+    start_worker()
+
+    result = event_emit(account=account, event_type="invoice.created", data=INVOICE)
+
+    (delivery,) = wait_until(_settled(result.event.id), timeout=40, message="delivery ended")
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.attempt_count == 4  # 1 + the three retries of the schedule
+    errors = list(delivery.attempts.order_by("number").values_list("error_class", flat=True))
+    assert errors == ["internal"] * 4
+    assert receiver.received() == []  # nothing unsigned ever left
+    wait_until(  # noticed right after the record that failed it
+        lambda: Notice.objects.filter(kind="delivery_failed", endpoint=endpoint).exists(),
+        timeout=5,
+        message="the notice",
+    )

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 import standardwebhooks
+from django.db.models import F
 from django.utils import timezone
 
 from deliveries import lifecycle
-from deliveries.models import Attempt, Delivery
+from deliveries.models import Attempt, Delivery, Notice
 from deliveries.services import deliveries_retry, deliveries_sweep, delivery_send, event_emit
 from endpoints.models import Endpoint
 from endpoints.services import endpoint_rotate_secret
@@ -113,6 +114,7 @@ def test_the_sweeper_reclaims_an_expired_lease_and_records_the_lost_attempt(deli
     assert deliveries_sweep().reclaimed == 1
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.lease_expires_at is None
+    assert delivery.retry_step == 1 and delivery.next_attempt_at > timezone.now()  # counted
     assert Attempt.objects.get().error_class == "worker_lost"
 
 
@@ -181,3 +183,64 @@ def test_an_attempt_stuck_in_flight_makes_its_endpoint_slow_at_once(delivery, ac
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert delivery_send(delivery_id=delivery.pk) is None
     assert len(receiver.received()) == 1
+
+
+def test_an_attempt_that_raises_is_an_attempt_and_the_delivery_still_ends(
+    delivery, monkeypatch, settings
+):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (1, 1, 1)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(transport, "post", explode)
+    for _ in range(10):  # more messages than the schedule has attempts
+        Delivery.objects.filter(pk=delivery.pk, status="pending").update(
+            next_attempt_at=timezone.now()
+        )
+        delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("failed", 4)  # 1 + len(schedule)
+    attempts = list(Attempt.objects.filter(delivery=delivery).order_by("number"))
+    assert [a.number for a in attempts] == [1, 2, 3, 4]
+    assert {a.error_class for a in attempts} == {"internal"}
+    assert attempts[0].error_message == "RuntimeError: boom"
+    assert delivery.last_error_class == "internal"
+    assert Notice.objects.get(kind="delivery_failed").endpoint_id == delivery.endpoint_id
+    assert Endpoint.objects.get().failure_streak == 4
+
+
+def test_a_lost_worker_is_an_attempt_too(delivery, settings):
+    settings.FLEXHOOKS_RETRY_SCHEDULE = (1, 1)
+    for _ in range(5):
+        Delivery.objects.filter(pk=delivery.pk, status="pending").update(
+            status="sending",
+            attempt_count=F("attempt_count") + 1,
+            lease_expires_at=timezone.now() - timedelta(seconds=1),
+        )
+        deliveries_sweep()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("failed", 3)
+    assert list(Attempt.objects.values_list("error_class", flat=True)) == ["worker_lost"] * 3
+    assert Notice.objects.filter(kind="delivery_failed").exists()
+
+
+@pytest.mark.django_db(transaction=True)  # a fresh connection: outside a test transaction
+def test_a_record_that_loses_its_connection_is_made_again_on_a_fresh_one(
+    delivery, receiver, monkeypatch
+):
+    from django.db import OperationalError
+
+    record, failures = lifecycle.record, []
+
+    def record_once_broken(**kwargs):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("the connection is closed")
+        record(**kwargs)
+
+    monkeypatch.setattr(lifecycle, "record", record_once_broken)
+    delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded" and len(receiver.received()) == 1
+    assert Attempt.objects.filter(delivery=delivery).count() == 1
