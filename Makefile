@@ -16,7 +16,7 @@ venv: $(STAMP)
 
 # Web server, one Celery worker and Celery beat together; one Ctrl-C stops all three.
 run: export DEBUG ?= 1
-run: export FLEXHOOKS_ALLOW_PRIVATE_NETWORKS ?= 1
+run: export FLEXHOOKS_ALLOW_LOOPBACK ?= 1
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py dev_setup

@@ -26,7 +26,7 @@ WORKER_PROCESSES = int(os.environ.get("FLEXHOOKS_BENCH_PROCESSES", "1"))
 BENCH_ENV = {
     "DATABASE_URL": DATABASE_URL,
     "CELERY_BROKER_URL": BROKER_URL,
-    "FLEXHOOKS_ALLOW_PRIVATE_NETWORKS": "1",
+    "FLEXHOOKS_ALLOW_LOOPBACK": "1",
     "FLEXHOOKS_REQUEST_DEADLINE": "5",
     "FLEXHOOKS_CONNECT_TIMEOUT": "2",
     "FLEXHOOKS_API_RATE": "off",
@@ -96,7 +96,7 @@ def main() -> None:
         workers.start()
         results["http_floor"] = phases.http_floor(nginx, max(args.events, 200))
         results.update(phases.floor_and_throughput(nginx, args.events, args.emitters, args.pairs))
-        results["drain"] = phases.drain(nginx, args.events)
+        results.update(phases.drain_and_floor(nginx, args.events, args.pairs))
         results["latency"] = phases.latency(nginx, args.latency_rate, args.latency_seconds)
         results["fanout"] = phases.fanout(nginx, args.fanout)
         results["isolation"] = phases.isolation(nginx, args.isolation_events, workers)
@@ -109,7 +109,7 @@ def main() -> None:
             results["throughput"]["per_second"] / results["celery_floor"]["per_second"], 3
         ),
         "drain_over_celery_floor": round(
-            results["drain"]["per_second"] / results["celery_floor"]["per_second"], 3
+            results["drain"]["per_second"] / results["drain_floor"]["per_second"], 3
         ),
         "throughput_over_http_floor": round(
             results["throughput"]["per_second"] / results["http_floor"]["per_second"], 3

@@ -65,8 +65,8 @@ def lease_length() -> timedelta:
 
 
 def _below(queryset: models.QuerySet, cap: int) -> Q:
-    """Fewer than `cap` rows match (LIMIT 1 OFFSET cap-1 finds none); cap < 1: no cap."""
-    return ~Exists(queryset[cap - 1 : cap]) if cap >= 1 else Q()
+    """Fewer than `cap` rows match (LIMIT 1 OFFSET cap-1 finds none)."""
+    return ~Q(Exists(queryset[cap - 1 : cap]))
 
 
 def _in_flight(**lookups) -> models.QuerySet:
@@ -83,12 +83,20 @@ def endpoint_slow(now) -> Q:
 
 
 def has_room(*, now, account_cap: int) -> Q:
-    """A delivery may be claimed only if its account is below its fair share of attempts in
-    flight, and its endpoint is not slow or is below the slow endpoints' cap."""
+    """A delivery may be claimed only if its endpoint is not slow or is below the slow
+    endpoints' cap, and its account has no attempt stuck in flight or is below its share
+    of attempts in flight. Like the endpoint's, the account's cap applies once it shows
+    slowness: a healthy account's burst takes every free slot (its attempts end in
+    milliseconds), a tenant whose endpoints hang takes at most `account_cap`."""
     endpoint_room = ~endpoint_slow(now) | _below(
         _in_flight(endpoint_id=OuterRef("endpoint_id")), SLOW_ENDPOINT_MAX_IN_FLIGHT
     )
-    return endpoint_room & _below(_in_flight(account_id=OuterRef("account_id")), account_cap)
+    if account_cap < 1:  # no cap
+        return endpoint_room
+    account = OuterRef("account_id")
+    account_slow = Exists(_in_flight(account_id=account, updated_at__lt=now - STUCK_AFTER))
+    account_room = ~Q(account_slow) | _below(_in_flight(account_id=account), account_cap)
+    return endpoint_room & account_room
 
 
 def due(now) -> Q:

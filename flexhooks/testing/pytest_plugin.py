@@ -41,7 +41,7 @@ def _configure() -> list[str]:
     if not os.environ["CELERY_BROKER_URL"].startswith("redis"):
         missing.append(f"Redis does not answer at {TEST_REDIS_URL}")
     # The test receivers listen on loopback.
-    os.environ.setdefault("FLEXHOOKS_ALLOW_PRIVATE_NETWORKS", "1")
+    os.environ.setdefault("FLEXHOOKS_ALLOW_LOOPBACK", "1")
     return missing
 
 

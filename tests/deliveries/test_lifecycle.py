@@ -168,15 +168,33 @@ def test_an_attempt_stuck_in_flight_makes_its_endpoint_slow(account, endpoint):
     assert lifecycle.claim(delivery_id=waiting.pk, now=timezone.now()) is not None
 
 
-def test_an_account_gets_its_share_of_attempts_in_flight(account, endpoint, settings):
+def test_an_account_with_an_attempt_stuck_in_flight_gets_its_share(account, endpoint, settings):
     settings.FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = 2
     other, _ = make_endpoint(account, "https://other.example.com/")
     first, second, third = (_pending(account, e) for e in (endpoint, other, other))
     assert lifecycle.claim(delivery_id=first.pk, now=timezone.now())
     assert lifecycle.claim(delivery_id=second.pk, now=timezone.now())
+    # Fresh attempts (a healthy account's burst) leave every free slot to the account...
+    fourth = _pending(account, other)
+    assert lifecycle.claim(delivery_id=fourth.pk, now=timezone.now())
+    Delivery.objects.filter(pk=fourth.pk).update(status="succeeded")
+    # ...one in flight for longer than a moment caps it at its share.
+    Delivery.objects.filter(pk=first.pk).update(updated_at=timezone.now() - timedelta(seconds=3))
     assert lifecycle.claim(delivery_id=third.pk, now=timezone.now()) is None
-    Delivery.objects.filter(pk=first.pk).update(status="succeeded")
+    Delivery.objects.filter(pk=second.pk).update(status="succeeded")
     assert lifecycle.claim(delivery_id=third.pk, now=timezone.now())
+
+
+def test_no_account_cap_when_it_is_zero(account, endpoint, settings):
+    settings.FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = 0
+    stuck, waiting = _pending(account), _pending(account)
+    Delivery.objects.filter(pk=stuck.pk).update(
+        status="sending", updated_at=timezone.now() - timedelta(seconds=3)
+    )
+    Endpoint.objects.filter(pk=endpoint.pk).update(slow_until=None)
+    other, _ = make_endpoint(account, "https://other.example.com/")
+    Delivery.objects.filter(pk=waiting.pk).update(endpoint=other)
+    assert lifecycle.claim(delivery_id=waiting.pk, now=timezone.now())
 
 
 def test_the_claim_of_a_disabled_endpoint_says_so_and_can_be_cancelled(account, endpoint):

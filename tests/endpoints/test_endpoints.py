@@ -34,6 +34,7 @@ def test_bad_urls_are_rejected_and_nothing_is_created(account, url):
 
 def test_literal_private_addresses_are_rejected_unless_allowed(account, settings):
     settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    settings.FLEXHOOKS_ALLOW_LOOPBACK = False
     for url in (
         "http://127.0.0.1/x",
         "http://10.0.0.8/x",
@@ -43,8 +44,14 @@ def test_literal_private_addresses_are_rejected_unless_allowed(account, settings
     ):
         with pytest.raises(ValidationError, match="points at"):
             make_endpoint(account, url)
-    settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    settings.FLEXHOOKS_ALLOW_LOOPBACK = True  # what `make run` sets: loopback, nothing else
     assert make_endpoint(account, "http://127.0.0.1:8080/x")[0].pk
+    assert make_endpoint(account, "http://[::1]:8080/x")[0].pk
+    for url in ("http://10.0.0.8/x", "http://169.254.169.254/latest"):
+        with pytest.raises(ValidationError, match="points at"):
+            make_endpoint(account, url)
+    settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    assert make_endpoint(account, "http://10.0.0.8/x")[0].pk
 
 
 def test_https_only_refuses_plain_http(account, settings):

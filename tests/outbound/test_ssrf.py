@@ -23,12 +23,16 @@ BLOCKED = [
     "224.0.0.1", "[ff02::1]",                                 # multicast
     "0.0.0.0", "[::]",                                        # unspecified
     "[::ffff:127.0.0.1]",                                     # IPv4-mapped loopback
+    "[2002:7f00:1::]", "[2002:a9fe:a9fe::]",                  # 6to4 of 127.0.0.1, 169.254.169.254
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]",                 # Teredo
+    "[fec0::1]",                                              # site-local
 ]  # fmt: skip
 
 
 @pytest.fixture
 def guarded(settings):
     settings.FLEXHOOKS_ALLOW_PRIVATE_NETWORKS = False
+    settings.FLEXHOOKS_ALLOW_LOOPBACK = False
     settings.FLEXHOOKS_ALLOWED_CIDRS = ()
     return settings
 
@@ -87,3 +91,11 @@ def test_a_blocked_delivery_is_recorded_failed_not_retried_and_noticed(guarded, 
     assert delivery.status == "failed" and delivery.last_error_class == "blocked_address"
     assert Attempt.objects.get().error_class == "blocked_address"
     assert Notice.objects.get().kind == "delivery_failed"
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3", "169.254.169.254", "[fd00::1]", "[2002:7f00:1::]"])
+def test_the_development_switch_opens_loopback_and_nothing_else(guarded, receiver, host):
+    guarded.FLEXHOOKS_ALLOW_LOOPBACK = True  # what `make run` sets
+    assert transport.post(receiver.url + "/hook", b"{}", {}).status == 200
+    blocked = transport.post(f"http://{host}:8080/hook", b"{}", {})
+    assert blocked.error_class == "blocked_address"
