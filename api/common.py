@@ -1,7 +1,11 @@
 """Shared API pieces: strict input serializers, cursor pagination, the account scope."""
 
+import base64
+from urllib.parse import parse_qs
+
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
 
@@ -17,19 +21,65 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: a number or a boolean is an error, not quietly turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class NewestFirstPagination(CursorPagination):
-    """Keyset pagination on the primary key: as fast on page 10,000 as on page 1."""
+    """Keyset pagination on the primary key: as fast on page 10,000 as on page 1.
+
+    A `limit` that is not a whole number from 1 to max_page_size, or a cursor that is not
+    one of ours, is a 400 naming the parameter (DRF would quietly use the default, or
+    answer 404)."""
 
     ordering = "-pk"
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise serializers.ValidationError(
+                {"limit": [f"must be a whole number from 1 to {self.max_page_size}"]}
+            )
+        return int(raw)
+
+    def decode_cursor(self, request):
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None and not _looks_like_a_cursor(encoded):
+            raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]})
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]}) from exc
+
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         # History older than this is deleted (FLEXHOOKS_RETENTION_DAYS).
         response["Flexhooks-Retention-Days"] = str(settings.FLEXHOOKS_RETENTION_DAYS)
         return response
+
+
+_NOT_A_CURSOR = "is not a cursor of this list (use the next or previous link)"
+
+
+def _looks_like_a_cursor(encoded: str) -> bool:
+    """What CursorPagination.encode_cursor makes: base64 of a query string of o, r and p
+    (DRF itself reads anything that does not decode as the first page)."""
+    try:
+        decoded = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+    except (ValueError, UnicodeError):
+        return False
+    fields = parse_qs(decoded, keep_blank_values=True)
+    return bool(fields) and set(fields) <= {"o", "r", "p"} and all(v[0] for v in fields.values())
 
 
 class AccountScopedMixin:

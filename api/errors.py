@@ -5,6 +5,8 @@
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -13,6 +15,8 @@ from deliveries.services import PayloadTooLargeError
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
     if isinstance(exc, DjangoValidationError):
         detail = (
             exc.message_dict if hasattr(exc, "message_dict") else {"non_field_errors": exc.messages}
@@ -43,3 +47,23 @@ def _first_text(value) -> str:
 
 def _error(status_code: int, code: str, message: str) -> Response:
     return Response({"error": {"code": code, "message": message}}, status=status_code)
+
+
+def not_found(request, exception=None):
+    """Django's 404 under /api/: the API's error shape, not an HTML page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": f"No such resource: {request.path}"}},
+        status=404,
+    )
+
+
+def server_error(request):
+    """Django's 500 under /api/: the API's error shape even when a bug got through."""
+    if not request.path.startswith("/api/"):
+        return defaults.server_error(request)
+    return JsonResponse(
+        {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
+        status=500,
+    )

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from api.common import StrictSerializer
+from api.common import StrictCharField, StrictSerializer
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint, EventType
 
@@ -65,20 +65,22 @@ class EndpointCreatedSerializer(EndpointSerializer):
 
 
 class EndpointInputSerializer(StrictSerializer):
-    url = serializers.CharField(max_length=2048, help_text="http(s) URL receiving the POSTs.")
-    description = serializers.CharField(
+    url = StrictCharField(max_length=2048, help_text="http(s) URL receiving the POSTs.")
+    description = StrictCharField(
         max_length=500, required=False, allow_blank=True, help_text="Free text for people."
     )
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=100),
+        child=StrictCharField(max_length=100),
         required=False,
         max_length=500,
         help_text="Event type names to subscribe to; empty or absent means all.",
     )
     headers = serializers.DictField(
-        child=serializers.CharField(max_length=4096, allow_blank=True),
+        child=StrictCharField(max_length=4096, allow_blank=True, trim_whitespace=False),
         required=False,
-        help_text="Custom headers sent with every request (may not replace ours).",
+        help_text="Custom headers sent with every request: at most 50 names and 8 KiB in"
+        " all; not flexhooks' own headers (content-type, user-agent, webhook-*) nor"
+        " hop-by-hop or framing ones (connection, host, te, upgrade, expect, …).",
     )
     enabled = serializers.BooleanField(
         required=False, help_text="false disables the endpoint; true enables it again."
@@ -103,9 +105,7 @@ class RotateSecretInputSerializer(StrictSerializer):
 
 
 class SendTestInputSerializer(StrictSerializer):
-    event_type = serializers.CharField(
-        max_length=100, help_text="The type whose example object is sent."
-    )
+    event_type = StrictCharField(max_length=100, help_text="The type whose example object is sent.")
 
 
 class RecoverInputSerializer(StrictSerializer):
@@ -126,9 +126,9 @@ class CountSerializer(serializers.Serializer):
 
 
 class EmitInputSerializer(StrictSerializer):
-    event_type = serializers.CharField(max_length=100, help_text="e.g. invoice.created")
+    event_type = StrictCharField(max_length=100, help_text="e.g. invoice.created")
     object = serializers.JSONField(help_text="The event object: a JSON object.")
-    idempotency_key = serializers.CharField(
+    idempotency_key = StrictCharField(
         max_length=255,
         required=False,
         allow_blank=False,

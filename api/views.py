@@ -1,5 +1,7 @@
 """The API's views: each reads through the key's account and calls a service."""
 
+import logging
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -27,6 +29,9 @@ from endpoints.services import (
     endpoint_secret_expiries,
     endpoint_update,
 )
+
+# Who read which endpoint's secret, when (never the secret itself).
+audit = logging.getLogger("flexhooks.audit")
 
 
 class EventTypeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -91,6 +96,12 @@ class EndpointViewSet(
     def secret(self, request, pk=None):
         """The current signing secret."""
         endpoint = self.get_object()
+        audit.info(
+            "secret revealed endpoint=%s account=%s by api key=%s",
+            endpoint.pk,
+            endpoint.account_id,
+            request.auth.prefix,
+        )
         return Response(
             {
                 "secret": endpoint_current_secret(endpoint=endpoint),

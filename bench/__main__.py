@@ -10,7 +10,10 @@ import argparse
 import json
 import os
 import platform
+import secrets
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -65,6 +68,9 @@ def parse_args():
 def main() -> None:
     args = parse_args()
     os.environ.update(BENCH_ENV)
+    # The production checks want real secrets; the bench's are its own, per run.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("FLEXHOOKS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     _recreate_database()
     import django
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -40,10 +40,9 @@ COMBINE = True
 # gets at most this many attempts in flight, so a hanging receiver holds few worker slots.
 SLOW_ENDPOINT_MAX_IN_FLIGHT = 1
 STUCK_AFTER = timedelta(seconds=0.5)
-# A delivery whose slow endpoint has no room waits this long, no attempt spent; one whose
-# account is at its share of attempts in flight, about ACCOUNT_WAIT.
+# A delivery with no room (its endpoint or account slow and full) waits about this long,
+# no attempt spent.
 BUSY_WAIT = timedelta(seconds=5)
-ACCOUNT_WAIT = timedelta(seconds=1)
 # Health is written on success only when it changes, or once a minute: a busy healthy
 # endpoint's row is not locked by every delivery.
 SUCCESS_REFRESH = timedelta(seconds=60)
@@ -84,18 +83,21 @@ def endpoint_slow(now) -> Q:
 
 def has_room(*, now, account_cap: int) -> Q:
     """A delivery may be claimed only if its endpoint is not slow or is below the slow
-    endpoints' cap, and its account has no attempt stuck in flight or is below its share
-    of attempts in flight. Like the endpoint's, the account's cap applies once it shows
-    slowness: a healthy account's burst takes every free slot (its attempts end in
-    milliseconds), a tenant whose endpoints hang takes at most `account_cap`."""
+    endpoints' cap, and its account is not slow (an endpoint of it slow, or an attempt of
+    it stuck in flight) or is below its share of attempts in flight. Like the endpoint's,
+    the account's cap applies once it shows slowness: a healthy account's burst takes
+    every free slot (its attempts end in milliseconds), a tenant whose endpoints hang takes
+    at most `account_cap`."""
     endpoint_room = ~endpoint_slow(now) | _below(
         _in_flight(endpoint_id=OuterRef("endpoint_id")), SLOW_ENDPOINT_MAX_IN_FLIGHT
     )
     if account_cap < 1:  # no cap
         return endpoint_room
     account = OuterRef("account_id")
-    account_slow = Exists(_in_flight(account_id=account, updated_at__lt=now - STUCK_AFTER))
-    account_room = ~Q(account_slow) | _below(_in_flight(account_id=account), account_cap)
+    account_slow = Q(Exists(Endpoint.objects.filter(account_id=account, slow_until__gt=now))) | Q(
+        Exists(_in_flight(account_id=account, updated_at__lt=now - STUCK_AFTER))
+    )
+    account_room = ~account_slow | _below(_in_flight(account_id=account), account_cap)
     return endpoint_room & account_room
 
 
@@ -285,37 +287,16 @@ def _aware(value) -> datetime | None:
     return value
 
 
-@functools.cache
-def _postpone_statement() -> compiled.Statement:
-    now, soon = Param("now", _TIME), Param("soon", _TIME)
-    slow = endpoint_slow(now)
-    return compiled.update(
-        Delivery.objects.filter(due(now), pk=Param("id", _ID)),
-        {
-            "next_attempt_at": Case(When(slow, then=Param("busy_until", _TIME)), default=soon),
-            "dispatched_at": Case(When(slow, then=Value(None, _TIME)), default=soon),
-        },
-        returning=("dispatched_at",),
+def postpone(*, delivery_id: int, now: datetime) -> None:
+    """A due delivery that was not claimed had no room (its endpoint slow and full, or its
+    slow account at its share): it waits about BUSY_WAIT without spending an attempt, with
+    no message — the sweeper wakes it (a hanging tenant may have hundreds waiting, and
+    their messages would crowd the queue). Not due, or not pending: nothing changes."""
+    Delivery.objects.filter(due(now), pk=delivery_id).update(
+        # Jittered: the waiting deliveries of a hanging endpoint do not all come back at once.
+        next_attempt_at=now + timedelta(seconds=jittered(BUSY_WAIT.total_seconds(), 0.2)),
+        dispatched_at=None,
     )
-
-
-def postpone(*, delivery_id: int, now: datetime) -> float | None:
-    """A due delivery that was not claimed had no room, and waits without spending an
-    attempt: behind a slow endpoint BUSY_WAIT, with no message (the sweeper wakes it: a
-    hanging endpoint may have hundreds waiting); behind its account's share ACCOUNT_WAIT,
-    on a countdown message whose seconds are returned. Not due, or not pending: nothing
-    changes (None)."""
-    values = {
-        "id": delivery_id,
-        "now": now,
-        "busy_until": now + BUSY_WAIT,
-        "soon": now + timedelta(seconds=jittered(ACCOUNT_WAIT.total_seconds(), 0.5)),
-    }
-    with connection.cursor() as cursor:
-        _postpone_statement().run(cursor, values)
-        row = cursor.fetchone()
-    woken_at = _aware(row[0]) if row else None
-    return None if woken_at is None else (woken_at - now).total_seconds()
 
 
 # --- record --------------------------------------------------------------------------------

@@ -174,6 +174,10 @@ class Notice(models.Model):
     count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The operations webhook: when it took the notice, and when the sweeper sends it
+    # again if it has not (a lost message, a webhook down for longer than the retries).
+    posted_at = models.DateTimeField(null=True, blank=True)
+    post_again_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_seen_at"]

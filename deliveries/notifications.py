@@ -19,6 +19,10 @@ from outbound import signing, transport
 logger = logging.getLogger("flexhooks.ops")
 
 FOLD_WINDOW = timedelta(hours=1)
+# A notice the operations webhook has not taken is sent again this long after the last
+# try (the task's own retries take about 20 minutes), for a day.
+POST_AGAIN_AFTER = timedelta(minutes=30)
+POST_FOR = timedelta(days=1)
 SEND_NOTICE = "deliveries.tasks.send_notice"
 
 
@@ -40,10 +44,25 @@ def notify(*, kind: str, endpoint: Endpoint, message: str) -> Notice:
         message=message[:500],
         created_at=now,
         last_seen_at=now,
+        post_again_at=now + POST_AGAIN_AFTER,
     )
     if settings.FLEXHOOKS_OPS_WEBHOOK_URL:
         wakeups.call_on_commit(SEND_NOTICE, notice.pk)
     return notice
+
+
+def notices_post_again(*, now) -> int:
+    """Send again the notices the operations webhook has not taken (sweeper)."""
+    if not settings.FLEXHOOKS_OPS_WEBHOOK_URL:
+        return 0
+    unsent = Notice.objects.filter(
+        posted_at__isnull=True, post_again_at__lte=now, created_at__gte=now - POST_FOR
+    )
+    ids = list(unsent.values_list("pk", flat=True)[:100])
+    Notice.objects.filter(pk__in=ids).update(post_again_at=now + POST_AGAIN_AFTER)
+    for notice_id in ids:
+        wakeups.call_on_commit(SEND_NOTICE, notice_id)
+    return len(ids)
 
 
 def notice_send(*, notice_id: int) -> None:
@@ -81,3 +100,4 @@ def notice_send(*, notice_id: int) -> None:
     result = transport.post(settings.FLEXHOOKS_OPS_WEBHOOK_URL, body, headers, purpose="ops")
     if not is_success(result.status):
         raise ConnectionError(f"ops webhook: {result.status or result.error_class}")
+    Notice.objects.filter(pk=notice.pk).update(posted_at=timezone.now())

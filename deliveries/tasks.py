@@ -25,9 +25,9 @@ def deliver(self, delivery_id: int) -> None:
 
 
 @shared_task
-def wake_chunk(delivery_ids: list[int]) -> None:
+def wake_chunk(delivery_ids: list[int], swept: bool = False) -> None:
     """Publish the wake-up messages of one chunk of a large fan-out."""
-    wakeups.wake(delivery_ids, chunked=False)
+    wakeups.wake(delivery_ids, swept=swept, chunked=False)
 
 
 @shared_task

@@ -92,7 +92,18 @@ def _networks(name: str, default):
 
 
 DEBUG = _read("DEBUG", _bool, False)
-SECRET_KEY = _read("SECRET_KEY", env.str, "django-insecure-flexhooks-development-key")
+_DEVELOPMENT_SECRET_KEY = "django-insecure-flexhooks-development-key"  # noqa: S105 - DEBUG only
+SECRET_KEY = _read("SECRET_KEY", env.str, _DEVELOPMENT_SECRET_KEY)
+if not DEBUG and (
+    SECRET_KEY == _DEVELOPMENT_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random value (50+ characters) when DEBUG is off: "
+        'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 
@@ -106,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "accounts",
     "endpoints",
     "deliveries",
@@ -120,6 +132,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: locks out repeated failed admin logins (django-axes).
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "flexhooks.urls"
@@ -176,7 +195,38 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Served over HTTPS (possibly behind a proxy that sets X-Forwarded-Proto): HSTS, redirects
+# to https, cookies only over https.
+FLEXHOOKS_TLS = _read("FLEXHOOKS_TLS", _bool, False)
+if FLEXHOOKS_TLS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # /healthz answers the load balancer's plain-http probe without a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Admin login throttling (django-axes): this many failures in a row from one address, or
+# for one user name, lock that address or name out for FLEXHOOKS_ADMIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = _read("FLEXHOOKS_ADMIN_LOGIN_FAILURES", env.int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_read("FLEXHOOKS_ADMIN_LOCKOUT_MINUTES", env.int, 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False  # no banner on every manage.py command
+# The client's address: the socket's own, unless a proxy in front sets X-Forwarded-For
+# (FLEXHOOKS_TLS: behind one); a client's own header cannot pick its address.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if FLEXHOOKS_TLS else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_COUNT = 1 if FLEXHOOKS_TLS else None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -246,6 +296,8 @@ CELERY_TASK_DEFAULT_QUEUE = "flexhooks"
 CELERY_TASK_QUEUES = (
     Queue("flexhooks", routing_key="flexhooks"),
     Queue("deliveries", routing_key="deliveries"),
+    # What the sweeper wakes (see deliveries/wakeups.py).
+    Queue("deliveries_swept", routing_key="deliveries_swept"),
 )
 CELERY_TASK_ROUTES = {
     "deliveries.tasks.deliver": {"queue": "deliveries"},
@@ -299,6 +351,12 @@ FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 # a key is derived from SECRET_KEY, which is fine for development only.
 FLEXHOOKS_ENCRYPTION_KEYS = _read("FLEXHOOKS_ENCRYPTION_KEYS", env.list, [])
 
+if not DEBUG and not FLEXHOOKS_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "FLEXHOOKS_ENCRYPTION_KEYS must hold a Fernet key when DEBUG is off (endpoint secrets"
+        " are encrypted with it): "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
 for _key in FLEXHOOKS_ENCRYPTION_KEYS:
     try:
         Fernet(_key)
@@ -343,7 +401,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": FLEXHOOKS_API_RATE},
     "EXCEPTION_HANDLER": "api.errors.exception_handler",

@@ -9,3 +9,6 @@ urlpatterns = [
     path("metrics", ops_views.metrics, name="metrics"),
     path("healthz", ops_views.healthz, name="healthz"),
 ]
+
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"

@@ -1,4 +1,3 @@
-import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from dashboard.tools import (
     CappedCountPaginator,
     ReadOnlyInline,
     object_action_urls,
+    pretty_json,
     redirect_back,
 )
 from deliveries import selectors
@@ -270,7 +270,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         if delivery is not None:
             attempts = list(delivery.attempts.order_by("number"))
             extra_context.update(
-                envelope=json.dumps(delivery.event.envelope, indent=2, ensure_ascii=False),
+                envelope=pretty_json(delivery.event.body),
                 attempts=attempts,
                 last_request_headers=attempts[-1].request_headers if attempts else None,
                 status_badge=status_badge(delivery.status),
@@ -362,7 +362,7 @@ class EventAdmin(admin.ModelAdmin):
     def pretty_object(self, obj):
         return format_html(
             "<pre class='fh-json'>{}</pre>",
-            json.dumps(obj.data_object, indent=2, ensure_ascii=False),
+            pretty_json(obj.body, "data", "object"),
         )
 
     def get_urls(self):

@@ -1,3 +1,5 @@
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -26,6 +28,9 @@ from endpoints.services import (
     endpoint_rotate_secret,
     endpoint_secret_expiries,
 )
+
+# Who saw which endpoint's secret, when (never the secret itself).
+audit = logging.getLogger("flexhooks.audit")
 
 
 @admin.register(EventType)
@@ -161,6 +166,13 @@ class EndpointAdmin(admin.ModelAdmin):
         endpoint = self.get_object(request, object_id)
         if endpoint is None or not self.has_change_permission(request, endpoint):
             return redirect_back(request, Endpoint(pk=object_id))
+        audit.info(
+            "secret revealed endpoint=%s account=%s by user=%s (%s)",
+            endpoint.pk,
+            endpoint.account_id,
+            request.user.pk,
+            request.user.get_username(),
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": "Signing secret",

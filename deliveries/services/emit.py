@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account
-from deliveries import compiled, lifecycle, wakeups
+from deliveries import compiled, lifecycle, payloads, wakeups
 from deliveries.models import Event, new_event_id
 from endpoints.models import Endpoint, EventType
 
@@ -73,6 +73,9 @@ def _event_type(name: str) -> EventType:
 def _validate_object(event_type: EventType, data) -> None:
     if not isinstance(data, dict):
         raise ValidationError({"object": "must be a JSON object"})
+    problem = payloads.problem(data)  # before anything recurses into it
+    if problem:
+        raise ValidationError({"object": problem})
     if event_type.schema:
         try:
             jsonschema.validate(data, event_type.schema)

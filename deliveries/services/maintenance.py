@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from deliveries import lifecycle, outcome, wakeups
 from deliveries.models import Attempt, Delivery, Event, Notice
+from deliveries.notifications import notices_post_again
 from deliveries.services.sending import attempt_from, notify_outcome
 from endpoints.models import Endpoint
 from outbound.errors import ErrorClass
@@ -30,16 +31,22 @@ REDISPATCH_AFTER_SWEEPS = 12
 class SweepResult:
     reclaimed: int
     redispatched: int
+    notices: int = 0
 
 
 def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
-    """Reclaim attempts whose worker vanished, and wake due deliveries that have no message.
+    """Reclaim attempts whose worker vanished, wake due deliveries that have no message,
+    and send again the operational notices the operations webhook has not taken.
 
     Safe on several hosts at once: rows are taken with SKIP LOCKED, so two sweepers never
     take the same row, and a duplicate message is harmless (the claim lets one through).
     """
     now = now or timezone.now()
-    return SweepResult(reclaimed=_reclaim(now), redispatched=_redispatch(now))
+    return SweepResult(
+        reclaimed=_reclaim(now),
+        redispatched=_redispatch(now),
+        notices=notices_post_again(now=now),
+    )
 
 
 @transaction.atomic
@@ -75,7 +82,7 @@ def _reclaim(now: datetime) -> int:
 def _redispatch(now: datetime) -> int:
     stale = now - timedelta(seconds=REDISPATCH_AFTER_SWEEPS * settings.FLEXHOOKS_SWEEP_INTERVAL)
     ids = lifecycle.due_without_message(now=now, stale_before=stale, limit=SWEEP_BATCH)
-    wakeups.wake_on_commit(ids)
+    wakeups.wake_on_commit(ids, swept=True)
     return len(ids)
 
 

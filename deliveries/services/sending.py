@@ -33,7 +33,8 @@ def delivery_send(*, delivery_id: int) -> float | None:
     now = timezone.now()
     claim = lifecycle.claim(delivery_id=delivery_id, now=now)
     if claim is None:  # not ours to send now; if it had no room, it waits
-        return lifecycle.postpone(delivery_id=delivery_id, now=now)
+        lifecycle.postpone(delivery_id=delivery_id, now=now)
+        return None
     if not claim.enabled:
         lifecycle.cancel_claimed(claim=claim, reason="the endpoint is disabled", now=now)
         return None

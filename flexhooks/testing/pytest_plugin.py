@@ -8,10 +8,12 @@ not answer, the suite runs on SQLite and an in-memory broker and the tests marke
 """
 
 import os
+import secrets
 import socket
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.fernet import Fernet
 
 TEST_DATABASE_URL = os.environ.get(
     "FLEXHOOKS_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flexhooks"
@@ -42,6 +44,10 @@ def _configure() -> list[str]:
         missing.append(f"Redis does not answer at {TEST_REDIS_URL}")
     # The test receivers listen on loopback.
     os.environ.setdefault("FLEXHOOKS_ALLOW_LOOPBACK", "1")
+    # Tests run with DEBUG off, as production does, so they need production's secrets: a
+    # fresh pair per session (the workers the tests start inherit them).
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("FLEXHOOKS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     return missing
 
 

@@ -1,5 +1,6 @@
 """The dashboard, through the admin client: each button changes exactly what it should."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -179,12 +180,17 @@ def test_creating_an_endpoint_in_the_admin_generates_an_encrypted_secret(admin_c
     assert endpoint.secrets.get().secret.startswith("whsec_")
 
 
-def test_the_secret_is_revealed_only_on_its_own_page(admin_client, endpoint):
+def test_the_secret_is_revealed_only_on_its_own_page_and_the_reveal_is_logged(
+    admin_client, endpoint, caplog
+):
     secret = endpoint.secrets.get().secret
     detail = admin_client.get(reverse("admin:endpoints_endpoint_change", args=[endpoint.pk]))
     assert secret.encode() not in detail.content
     page = admin_client.get(reverse("admin:endpoints_endpoint_secret", args=[endpoint.pk]))
     assert secret.encode() in page.content
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "flexhooks.audit"]
+    assert f"secret revealed endpoint={endpoint.pk}" in line and "(admin)" in line
+    assert secret not in caplog.text
 
 
 def test_creating_an_api_key_in_the_admin_shows_it_once(admin_client, account):
@@ -260,3 +266,48 @@ def test_the_overview_shows_notices_and_retention(admin_client, account, endpoin
     notify(kind="endpoint_disabled", endpoint=endpoint, message="disabled: 410 Gone")
     page = admin_client.get(reverse("admin:deliveries_delivery_overview")).content
     assert b"disabled: 410 Gone" in page and b"kept 30 days" in page
+
+
+def test_repeated_failed_sign_ins_lock_the_address_and_the_user_name_out(client, django_user_model):
+    password = "correct-horse-battery-staple-9"
+    django_user_model.objects.create_superuser("ops", "ops@example.com", password)
+    django_user_model.objects.create_superuser("other", "other@example.com", password)
+    url = reverse("admin:login")
+    for _ in range(4):
+        response = client.post(url, {"username": "ops", "password": "wrong"})
+        assert response.status_code == 200 and b"correct username and password" in response.content
+    fifth = client.post(url, {"username": "ops", "password": "wrong"})
+    assert fifth.status_code == 429  # locked from the fifth failure on
+    locked = client.post(url, {"username": "ops", "password": password})
+    assert locked.status_code == 429 and b"Too many failed sign-ins" in locked.content
+    assert "_auth_user_id" not in client.session
+    # The address is locked for every name, and the name from every address.
+    assert client.post(url, {"username": "other", "password": password}).status_code == 429
+    elsewhere = client.post(url, {"username": "ops", "password": password}, REMOTE_ADDR="10.9.8.7")
+    assert elsewhere.status_code == 429
+    fresh = client.post(url, {"username": "other", "password": password}, REMOTE_ADDR="10.9.8.7")
+    assert fresh.status_code == 302  # another name from another address signs in
+
+
+@pytest.mark.parametrize("password", ["12345678901", "password123", "ops-admin"])
+def test_weak_staff_passwords_are_refused(password, django_user_model):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = django_user_model(username="ops-admin", email="ops@example.com")
+    with pytest.raises(ValidationError):
+        validate_password(password, user)
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_an_event_too_deep_to_indent_still_renders(admin_client, account, endpoint, depth):
+    deep = '{"a": ' * depth + "1" + "}" * depth  # stored before the nesting limit existed
+    event = event_emit(account=account, event_type="invoice.created", data={}).event
+    Event.objects.filter(pk=event.pk).update(body=f'{{"data": {{"object": {deep}}}}}')
+    for url in (
+        reverse("admin:deliveries_event_change", args=[event.pk]),
+        reverse("admin:deliveries_delivery_change", args=[Delivery.objects.get().pk]),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        assert html.escape('"a": ').encode() in response.content

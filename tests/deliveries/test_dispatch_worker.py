@@ -239,3 +239,35 @@ def test_a_delivery_that_breaks_every_attempt_fails_within_its_schedule(
         timeout=5,
         message="the notice",
     )
+
+
+def test_a_tenant_cannot_reach_the_ops_webhooks_host_through_it(account, receiver, start_worker):
+    """The scenario of the connection-reuse report, end to end: the ops URL on a loopback
+    host name, a tenant endpoint on the same host and port, a threads worker, the guard on
+    (nothing opened). Nothing reaches the listener: not the tenant's requests, and not the
+    ops POSTs its blocked deliveries raise (the operator did not open that address)."""
+    port = receiver.url.rsplit(":", 1)[1]
+    endpoint, _ = make_endpoint(account, f"http://localhost:{port}/steal")  # a name: saved
+    worker = start_worker(
+        concurrency=4,
+        extra_env={
+            "FLEXHOOKS_ALLOW_LOOPBACK": "0",
+            "FLEXHOOKS_OPS_WEBHOOK_URL": f"http://localhost:{port}/ops",
+        },
+    )
+    events = [
+        event_emit(account=account, event_type="invoice.created", data={"n": n}).event.id
+        for n in range(30)
+    ]
+    wait_until(
+        lambda: Delivery.objects.filter(status="failed").count() == 30,
+        timeout=60,
+        message="every delivery failed at the guard",
+    )
+    assert set(Attempt.objects.values_list("error_class", flat=True)) == {"blocked_address"}
+    assert Notice.objects.filter(endpoint=endpoint).exists()
+    wait_until(  # the ops POST was tried (and refused) before we look at the listener
+        lambda: "ops webhook: blocked_address" in worker.output(), timeout=20, message="ops POST"
+    )
+    assert receiver.received() == [], [r.path for r in receiver.received()]
+    assert len(events) == 30

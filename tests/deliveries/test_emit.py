@@ -139,18 +139,20 @@ def test_a_large_fan_out_publishes_chunks_for_the_workers_instead_of_every_wake_
         make_endpoint(account, f"https://example.com/{n}")
     calls = []
     monkeypatch.setattr(
-        wakeups, "_publish", lambda task, arguments, countdown: calls.append((task, arguments))
+        wakeups,
+        "_publish",
+        lambda task, arguments, countdown, queue=None: calls.append((task, arguments)),
     )
     with django_capture_on_commit_callbacks(execute=True):
         result = event_emit(account=account, event_type="invoice.created", data={})
-    # deliver takes (id,); wake_chunk takes ([id, …],): every delivery once, either way
+    # deliver takes (id,); wake_chunk takes ([id, …], swept): every delivery once, either way
     assert [task.rsplit(".", 1)[1] for task, arguments in calls for _ in arguments] == (
         published if published[0] == "deliver" else ["wake_chunk"] * 3
     )
     published_ids = [
         delivery_id
         for _, arguments in calls
-        for (first,) in arguments
+        for (first, *_) in arguments
         for delivery_id in (first if isinstance(first, list) else [first])
     ]
     expected = Delivery.objects.filter(event=result.event).values_list("pk", flat=True)

@@ -210,25 +210,16 @@ def test_the_claim_of_a_disabled_endpoint_says_so_and_can_be_cancelled(account, 
 # --- postpone, record -------------------------------------------------------------------
 
 
-def test_postpone_behind_a_slow_endpoint_waits_for_the_sweeper(account, endpoint):
+def test_postpone_waits_for_the_sweeper_without_spending_an_attempt(account, endpoint):
     delivery = _pending(account)
-    Endpoint.objects.filter(pk=endpoint.pk).update(slow_until=timezone.now() + timedelta(minutes=5))
     now = timezone.now()
-    assert lifecycle.postpone(delivery_id=delivery.pk, now=now) is None  # no message
+    lifecycle.postpone(delivery_id=delivery.pk, now=now)
     delivery.refresh_from_db()
-    assert delivery.next_attempt_at == now + lifecycle.BUSY_WAIT
+    waited = (delivery.next_attempt_at - now).total_seconds()
+    assert 4 <= waited <= 6  # BUSY_WAIT, jittered
     assert (delivery.status, delivery.attempt_count, delivery.dispatched_at) == ("pending", 0, None)
-    assert lifecycle.postpone(delivery_id=delivery.pk, now=now) is None  # not due: unchanged
-    assert Delivery.objects.get(pk=delivery.pk).next_attempt_at == now + lifecycle.BUSY_WAIT
-
-
-def test_postpone_behind_the_accounts_share_waits_a_moment_on_a_countdown(account, endpoint):
-    delivery = _pending(account)
-    now = timezone.now()
-    countdown = lifecycle.postpone(delivery_id=delivery.pk, now=now)
-    delivery.refresh_from_db()
-    assert 0.5 <= countdown <= 1.5 and delivery.attempt_count == 0
-    assert delivery.next_attempt_at == delivery.dispatched_at == now + timedelta(seconds=countdown)
+    lifecycle.postpone(delivery_id=delivery.pk, now=now)  # not due any more: unchanged
+    assert Delivery.objects.get(pk=delivery.pk).next_attempt_at == delivery.next_attempt_at
 
 
 POLICY = outcome.Policy(schedule=(5, 600), min_wait_when_slow=60, auto_disable_after=timedelta(days=5), jitter=0)  # fmt: skip
@@ -382,3 +373,29 @@ def test_the_same_table_holds_on_sqlite(tmp_path, form):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_another_accounts_share_does_not_hold_this_one(account, endpoint, settings):
+    from accounts.services import account_create
+
+    settings.FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = 2
+    other_account, _ = account_create(name="other")
+    other_endpoint, _ = make_endpoint(other_account, "https://other.example.com/")
+    for _ in range(3):  # the other account: at its share, stuck
+        _pending(
+            other_account,
+            other_endpoint,
+            status="sending",
+            updated_at=timezone.now() - timedelta(seconds=3),
+        )
+    mine = _pending(account)
+    assert lifecycle.claim(delivery_id=mine.pk, now=timezone.now()) is not None
+
+
+def test_an_account_with_a_slow_endpoint_is_held_to_its_share_too(account, endpoint, settings):
+    settings.FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = 1
+    hanging, _ = make_endpoint(account, "https://hanging.example.com/")
+    Endpoint.objects.filter(pk=hanging.pk).update(slow_until=timezone.now() + timedelta(minutes=5))
+    first, second = _pending(account, endpoint), _pending(account, endpoint)
+    assert lifecycle.claim(delivery_id=first.pk, now=timezone.now())  # fresh, and below 1
+    assert lifecycle.claim(delivery_id=second.pk, now=timezone.now()) is None

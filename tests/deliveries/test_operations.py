@@ -81,11 +81,51 @@ def test_a_notice_is_posted_signed_to_the_operations_webhook(delivery, receiver,
         request.body, request.headers
     )
     assert payload["kind"] == "endpoint_disabled" and payload["account"] == "acme"
+    assert request.headers["user-agent"].startswith("flexhooks/")  # not libcurl's
+    notice.refresh_from_db()
+    assert notice.posted_at is not None
 
 
-def test_retention_deletes_old_history_in_batches_and_keeps_the_rest(account, settings):
+def test_a_notice_the_webhook_did_not_take_is_sent_again_by_the_sweeper(
+    delivery, receiver, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from deliveries import wakeups
+    from deliveries.services import deliveries_sweep
+
+    settings.FLEXHOOKS_OPS_WEBHOOK_URL = receiver.url + "/ops"
+    sent = []
+    monkeypatch.setattr(
+        wakeups, "_publish", lambda task, arguments, countdown: sent.append(arguments)
+    )
+    receiver.default = Reply(410)
+    delivery_send(delivery_id=delivery.pk)  # two notices: disabled, gave up
+    receiver.default = Reply(503)
+    for notice in Notice.objects.all():
+        with pytest.raises(ConnectionError):
+            notice_send(notice_id=notice.pk)  # the task's retries would follow, then stop
+    assert not Notice.objects.filter(posted_at__isnull=False).exists()
+
+    assert deliveries_sweep().notices == 0  # not yet: the task's own retries come first
+    later = timezone.now() + timedelta(minutes=31)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_sweep(now=later).notices == 2
+    assert sorted(arguments[0][0] for arguments in sent) == sorted(
+        Notice.objects.values_list("pk", flat=True)
+    )
+    receiver.default = Reply(200)
+    for notice in Notice.objects.all():
+        notice_send(notice_id=notice.pk)
+    assert deliveries_sweep(now=later + timedelta(hours=1)).notices == 0  # all taken
+
+
+def test_retention_deletes_old_history_in_batches_and_keeps_the_rest(
+    account, settings, monkeypatch
+):
+    from deliveries.services import maintenance
+
     settings.FLEXHOOKS_RETENTION_DAYS = 30
-    settings.FLEXHOOKS_RETENTION_BATCH = 2
+    monkeypatch.setattr(maintenance, "PURGE_BATCH", 2)
     make_endpoint(account)
     make_endpoint(account, "https://two.example.com/")
     for n in range(5):

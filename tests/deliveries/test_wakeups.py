@@ -15,10 +15,10 @@ from deliveries import wakeups
 pytestmark = pytest.mark.services
 
 
-def _popped(broker) -> list[dict]:
-    """The messages of the deliveries queue, in the order a worker takes them."""
+def _popped(broker, queue: str = "deliveries") -> list[dict]:
+    """The messages of a queue, in the order a worker takes them."""
     messages = []
-    while (raw := broker.rpop("deliveries")) is not None:
+    while (raw := broker.rpop(queue)) is not None:
         messages.append(json.loads(raw))
     return messages
 
@@ -36,14 +36,28 @@ def test_a_batch_is_one_message_per_delivery_taken_first_in_first_out(broker):
     ]
 
 
+def test_what_the_sweeper_wakes_goes_to_a_queue_of_its_own(broker, monkeypatch):
+    wakeups.wake([1, 2], swept=True)
+    assert _popped(broker) == []
+    assert [_task_and_args(m) for m in _popped(broker, "deliveries_swept")] == [
+        ("deliveries.tasks.deliver", [1]),
+        ("deliveries.tasks.deliver", [2]),
+    ]
+    monkeypatch.setattr(wakeups, "INLINE_MAX", 1)
+    wakeups.wake([3, 4], swept=True)
+    assert [_task_and_args(m) for m in _popped(broker, "deliveries_swept")] == [
+        ("deliveries.tasks.wake_chunk", [[3, 4], True])
+    ]
+
+
 def test_a_large_fan_out_is_left_to_the_workers_in_chunks(broker, monkeypatch):
     monkeypatch.setattr(wakeups, "INLINE_MAX", 3)
     monkeypatch.setattr(wakeups, "CHUNK", 2)
     wakeups.wake([1, 2, 3, 4, 5])
     assert [_task_and_args(m) for m in _popped(broker)] == [
-        ("deliveries.tasks.wake_chunk", [[1, 2]]),
-        ("deliveries.tasks.wake_chunk", [[3, 4]]),
-        ("deliveries.tasks.wake_chunk", [[5]]),
+        ("deliveries.tasks.wake_chunk", [[1, 2], False]),
+        ("deliveries.tasks.wake_chunk", [[3, 4], False]),
+        ("deliveries.tasks.wake_chunk", [[5], False]),
     ]
 
 

@@ -11,7 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLEXHOOKS_", "DATABASE"))}
+    """django.setup() in a fresh process, with this suite's secrets (DEBUG is off)."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLEXHOOKS_", "DATABASE")) or k == "FLEXHOOKS_ENCRYPTION_KEYS"
+    }
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
         cwd=ROOT,

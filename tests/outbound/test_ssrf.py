@@ -99,3 +99,17 @@ def test_the_development_switch_opens_loopback_and_nothing_else(guarded, receive
     assert transport.post(receiver.url + "/hook", b"{}", {}).status == 200
     blocked = transport.post(f"http://{host}:8080/hook", b"{}", {})
     assert blocked.error_class == "blocked_address"
+
+
+def test_a_connection_the_ops_webhook_opened_never_carries_a_delivery(guarded, receiver):
+    # The operator opens its internal ops URL; it is posted, and libcurl keeps the
+    # connection alive...
+    guarded.FLEXHOOKS_ALLOWED_CIDRS = (ipaddress.ip_network("127.0.0.1/32"),)
+    port = receiver.url.rsplit(":", 1)[1]
+    assert transport.post(f"http://localhost:{port}/ops", b"{}", {}, purpose="ops").status == 200
+    # ...then a tenant's endpoint on the same host and port, under the guard (the range is
+    # not open to tenants here): it gets a connection of its own, which the guard refuses.
+    guarded.FLEXHOOKS_ALLOWED_CIDRS = ()
+    stolen = transport.post(f"http://localhost:{port}/steal", b"{}", {})
+    assert stolen.error_class == "blocked_address"
+    assert [r.path for r in receiver.received()] == ["/ops"]

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
+from deliveries import payloads
 from deliveries.services import PayloadTooLargeError, event_emit
 
 
@@ -17,6 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("object", help="the event object, as JSON")
 
     def handle(self, *args, account, event_type, object, idempotency_key, **options):
+        if payloads.text_depth(object) > payloads.MAX_DEPTH:
+            raise CommandError(f"the object is nested deeper than {payloads.MAX_DEPTH} levels")
         try:
             data = json.loads(object)
         except json.JSONDecodeError as exc:
