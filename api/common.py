@@ -30,6 +30,45 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class QueryFilterSerializer(serializers.Serializer):
+    """Query-string filters: unknown parameters are ignored (cursor, limit, …), an empty
+    value of a known one is a 400 (DRF would silently drop it), and `lookups` maps the
+    valid ones to ORM lookups through LOOKUPS."""
+
+    LOOKUPS: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        empty = sorted(name for name in self.fields if data.get(name, None) == "")
+        if empty:
+            raise serializers.ValidationError({name: ["may not be empty"] for name in empty})
+        return super().to_internal_value(data)
+
+    @classmethod
+    def lookups(cls, query_params) -> dict:
+        filters = cls(data=query_params)
+        filters.is_valid(raise_exception=True)
+        return {cls.LOOKUPS[name]: value for name, value in filters.validated_data.items()}
+
+
+class IriField(StrictCharField):
+    """A URL that may be an IRI (non-ASCII host or path): `format: iri` in the schema."""
+
+
+class JsonObjectField(serializers.JSONField):
+    """Any JSON object (the service checks it is one): `type: object` in the schema."""
+
+
+class OptionalChoiceField(serializers.ChoiceField):
+    """An output choice stored as "" when there is none: answered as null, so the schema's
+    enum holds every value a client can see."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(value) if value else None
+
+
 class NewestFirstPagination(CursorPagination):
     """Keyset pagination on the primary key: as fast on page 10,000 as on page 1.
 
@@ -61,11 +100,38 @@ class NewestFirstPagination(CursorPagination):
         except NotFound as exc:
             raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]}) from exc
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+                parameter["description"] = (
+                    f"Rows per page, 1 to {self.max_page_size} (default {self.page_size});"
+                    " anything else is a 400."
+                )
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "The `next` or `previous` link's cursor; anything else is a 400."
+                )
+        return parameters
+
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
         # History older than this is deleted (FLEXHOOKS_RETENTION_DAYS).
         response["Flexhooks-Retention-Days"] = str(settings.FLEXHOOKS_RETENTION_DAYS)
         return response
+
+
+class CataloguePagination(NewestFirstPagination):
+    """The event catalogue, by name: paginated like every list (31 types fit one page)."""
+
+    ordering = "name"
+    page_size = 100
 
 
 _NOT_A_CURSOR = "is not a cursor of this list (use the next or previous link)"
@@ -86,7 +152,8 @@ class AccountScopedMixin:
     """Every query of an API view starts from the key's account: another account's
     objects are simply not found (404, never 403)."""
 
-    lookup_value_regex = r"\d+"
+    # Ids are bigints: 19 digits or more cannot be one (a JSON 404, not a database error).
+    lookup_value_regex = r"[0-9]{1,18}"
 
     @property
     def account(self):

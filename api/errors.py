@@ -1,6 +1,9 @@
-"""One JSON error shape for the whole API:
+"""One JSON error shape for the whole API, and its code vocabulary:
 
 {"error": {"code": "invalid", "message": "…", "fields": {"url": ["…"]}}}
+
+Every error the API answers — DRF's, Django's 404 and 500 under /api/, retry's 409 — is
+made here; the schema (api/schema.py) documents the same table.
 """
 
 from django.core.exceptions import RequestDataTooBig
@@ -13,6 +16,31 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from deliveries.services import PayloadTooLargeError
 
+# code → (HTTP status, when it is answered). The one vocabulary: the schema's Error
+# component enumerates it and the README lists it.
+CODES = {
+    "invalid": (400, "The input is not valid: `fields` says which and why."),
+    "parse_error": (400, "The body is not JSON the API can read (syntax, nesting, encoding)."),
+    "authentication_failed": (401, "The API key is malformed, unknown or revoked."),
+    "not_authenticated": (401, "No `Authorization: Bearer <api key>` header."),
+    "not_found": (404, "No such object in this account, or no such path."),
+    "method_not_allowed": (405, "The path exists but not with this method."),
+    "not_acceptable": (406, "The `Accept` header asks for something other than JSON."),
+    "conflict": (409, "The object is not in a state that allows this (retry: `skipped`)."),
+    "payload_too_large": (413, "The body is over the size limit."),
+    "unsupported_media_type": (415, "The body is not `application/json`."),
+    "throttled": (429, "Too many requests for this API key: wait `Retry-After` seconds."),
+    "server_error": (500, "A bug on our side (it is logged)."),
+}
+
+
+def error_body(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(code: str, message: str, **extra) -> Response:
+    return Response(error_body(code, message, **extra), status=CODES[code][0])
+
 
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
@@ -23,7 +51,7 @@ def exception_handler(exc, context):
         )
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, PayloadTooLargeError | RequestDataTooBig):
-        return _error(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(exc))
+        return error_response("payload_too_large", str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -31,11 +59,10 @@ def exception_handler(exc, context):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         first = next(iter(fields.items()), ("", [""]))
         message = f"{first[0]}: {_first_text(first[1])}" if first[0] else "invalid input"
-        response.data = {"error": {"code": "invalid", "message": message, "fields": fields}}
+        response.data = error_body("invalid", message, fields=fields)
     else:
-        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = getattr(exc, "default_code", "error")
-        response.data = {"error": {"code": code, "message": str(detail)}}
+        code = exc.default_code if exc.default_code in CODES else "server_error"
+        response.data = error_body(code, str(exc.detail))
     return response
 
 
@@ -45,18 +72,11 @@ def _first_text(value) -> str:
     return str(value)
 
 
-def _error(status_code: int, code: str, message: str) -> Response:
-    return Response({"error": {"code": code, "message": message}}, status=status_code)
-
-
 def not_found(request, exception=None):
     """Django's 404 under /api/: the API's error shape, not an HTML page."""
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
-    return JsonResponse(
-        {"error": {"code": "not_found", "message": f"No such resource: {request.path}"}},
-        status=404,
-    )
+    return JsonResponse(error_body("not_found", f"No such resource: {request.path}"), status=404)
 
 
 def server_error(request):
@@ -64,6 +84,6 @@ def server_error(request):
     if not request.path.startswith("/api/"):
         return defaults.server_error(request)
     return JsonResponse(
-        {"error": {"code": "server_error", "message": "Something went wrong on our side."}},
-        status=500,
+        error_body("server_error", "Something went wrong on our side."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

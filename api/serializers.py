@@ -2,15 +2,26 @@
 
 from rest_framework import serializers
 
-from api.common import StrictCharField, StrictSerializer
+from api.common import (
+    IriField,
+    JsonObjectField,
+    OptionalChoiceField,
+    QueryFilterSerializer,
+    StrictCharField,
+    StrictSerializer,
+)
 from deliveries.models import Attempt, Delivery, Event
 from endpoints.models import Endpoint, EventType
+from outbound.errors import ErrorClass
+
+MAX_ID = 10**18 - 1  # ids are bigints; the path pattern takes 18 digits
 
 
 class EventTypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = EventType
         fields = ["name", "group", "object_type", "description", "schema", "example", "archived"]
+        read_only_fields = fields
         extra_kwargs = {
             "name": {"help_text": "The event type's name, e.g. invoice.created (webhook_type)."},
             "group": {"help_text": "The catalogue group, e.g. invoice."},
@@ -23,6 +34,9 @@ class EventTypeSerializer(serializers.ModelSerializer):
 
 
 class EndpointSerializer(serializers.ModelSerializer):
+    """A webhook endpoint of the account."""
+
+    url = IriField(read_only=True, help_text="Where the signed POSTs go, as given (IRIs too).")
     event_types = serializers.SerializerMethodField(
         help_text="Names of the event types sent to this endpoint; empty means all."
     )
@@ -41,9 +55,9 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields
         extra_kwargs = {
             "id": {"help_text": "The endpoint's id."},
-            "url": {"help_text": "Where the signed POSTs go."},
             "description": {"help_text": "Free text for people."},
             "enabled": {"help_text": "Disabled endpoints get no new deliveries."},
             "disabled_reason": {"help_text": "Why it was disabled (410, failing, by hand)."},
@@ -58,14 +72,23 @@ class EndpointSerializer(serializers.ModelSerializer):
 
 
 class EndpointCreatedSerializer(EndpointSerializer):
-    secret = serializers.CharField(help_text="The signing secret, shown only in this response.")
+    secret = serializers.CharField(
+        read_only=True, help_text="The signing secret, shown only in this response."
+    )
 
     class Meta(EndpointSerializer.Meta):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
 
 
 class EndpointInputSerializer(StrictSerializer):
-    url = StrictCharField(max_length=2048, help_text="http(s) URL receiving the POSTs.")
+    """An endpoint to create, or the fields to change (PATCH)."""
+
+    url = IriField(
+        max_length=2048,
+        help_text="The http(s) URL receiving the POSTs. Non-ASCII hosts and paths (IRIs) are"
+        " accepted and sent in their ASCII form (IDNA host, percent-encoded path).",
+    )
     description = StrictCharField(
         max_length=500, required=False, allow_blank=True, help_text="Free text for people."
     )
@@ -88,14 +111,19 @@ class EndpointInputSerializer(StrictSerializer):
 
 
 class SecretSerializer(serializers.Serializer):
-    secret = serializers.CharField(help_text="The current signing secret (whsec_…).")
+    secret = serializers.CharField(
+        read_only=True, help_text="The current signing secret (whsec_…)."
+    )
     previous_secret_expires_at = serializers.ListField(
+        read_only=True,
         child=serializers.DateTimeField(),
         help_text="When previous secrets, still signing after a rotation, stop signing.",
     )
 
 
 class RotateSecretInputSerializer(StrictSerializer):
+    """A secret rotation."""
+
     grace_seconds = serializers.IntegerField(
         required=False,
         min_value=0,
@@ -105,10 +133,14 @@ class RotateSecretInputSerializer(StrictSerializer):
 
 
 class SendTestInputSerializer(StrictSerializer):
+    """A test event: the catalogue's example object of one type."""
+
     event_type = StrictCharField(max_length=100, help_text="The type whose example object is sent.")
 
 
 class RecoverInputSerializer(StrictSerializer):
+    """Which failed deliveries to queue again."""
+
     since = serializers.DateTimeField(help_text="Failed deliveries created at or after this.")
     until = serializers.DateTimeField(required=False, help_text="… and before this.")
 
@@ -119,15 +151,19 @@ class RecoverInputSerializer(StrictSerializer):
 
 
 class CountSerializer(serializers.Serializer):
-    queued = serializers.IntegerField(help_text="How many deliveries were queued.")
+    queued = serializers.IntegerField(read_only=True, help_text="How many deliveries were queued.")
     skipped = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Deliveries not queued, by reason."
+        read_only=True,
+        child=serializers.IntegerField(),
+        help_text="Deliveries not queued, by reason.",
     )
 
 
 class EmitInputSerializer(StrictSerializer):
+    """An event to emit to every subscribed endpoint."""
+
     event_type = StrictCharField(max_length=100, help_text="e.g. invoice.created")
-    object = serializers.JSONField(help_text="The event object: a JSON object.")
+    object = JsonObjectField(help_text="The event object: a JSON object.")
     idempotency_key = StrictCharField(
         max_length=255,
         required=False,
@@ -137,10 +173,13 @@ class EmitInputSerializer(StrictSerializer):
 
 
 class EmitResultSerializer(serializers.Serializer):
-    id = serializers.CharField(source="event.id", help_text="The event id (webhook-id).")
-    deliveries = serializers.IntegerField(help_text="Deliveries created for it.")
+    id = serializers.CharField(
+        source="event.id", read_only=True, help_text="The event id (webhook-id)."
+    )
+    deliveries = serializers.IntegerField(read_only=True, help_text="Deliveries created for it.")
     created = serializers.BooleanField(
-        help_text="False when an earlier event with the same idempotency key was returned."
+        read_only=True,
+        help_text="False when an earlier event with the same idempotency key was returned.",
     )
 
 
@@ -152,7 +191,6 @@ DELIVERY_HELP = {
     "attempt_count": {"help_text": "Attempts made so far."},
     "next_attempt_at": {"help_text": "When the next attempt is due (pending only)."},
     "last_status_code": {"help_text": "HTTP status of the last attempt, if it got one."},
-    "last_error_class": {"help_text": "timeout, connection_refused, dns, tls, http, …"},
     "last_error": {"help_text": "What went wrong last, in words."},
     "created_at": {"help_text": "When the delivery was created (with its event)."},
     "updated_at": {"help_text": "When the delivery last changed."},
@@ -163,12 +201,17 @@ class DeliveryStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = Delivery
         fields = ["id", "endpoint_id", "status", "attempt_count", "last_status_code"]
+        read_only_fields = fields
         extra_kwargs = DELIVERY_HELP
 
 
 class EventSerializer(serializers.ModelSerializer):
-    event_type = serializers.CharField(source="event_type.name", help_text="Its type's name.")
-    object = serializers.JSONField(source="data_object", help_text="The event object.")
+    event_type = serializers.CharField(
+        source="event_type.name", read_only=True, help_text="Its type's name."
+    )
+    object = serializers.JSONField(
+        source="data_object", read_only=True, help_text="The event object."
+    )
     deliveries = DeliveryStatusSerializer(
         many=True, read_only=True, help_text="One per endpoint it was sent to."
     )
@@ -176,6 +219,7 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "event_type", "created_at", "idempotency_key", "object", "deliveries"]
+        read_only_fields = fields
         extra_kwargs = {
             "id": {"help_text": "The event id (evt_…), sent as the webhook-id header."},
             "created_at": {"help_text": "When it was emitted."},
@@ -184,8 +228,13 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    last_error_class = OptionalChoiceField(
+        choices=ErrorClass.choices,
+        help_text="What kind of failure the last attempt was (timeout, dns, http, …); null"
+        " when it had none.",
+    )
     event_type = serializers.CharField(
-        source="event.event_type.name", help_text="The event's type."
+        source="event.event_type.name", read_only=True, help_text="The event's type."
     )
 
     class Meta:
@@ -204,10 +253,16 @@ class DeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields
         extra_kwargs = DELIVERY_HELP
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    error_class = OptionalChoiceField(
+        choices=ErrorClass.choices,
+        help_text="What kind of failure it was (timeout, dns, http, …); null when none.",
+    )
+
     class Meta:
         model = Attempt
         fields = [
@@ -222,6 +277,7 @@ class AttemptSerializer(serializers.ModelSerializer):
             "error_class",
             "error_message",
         ]
+        read_only_fields = fields
         extra_kwargs = {
             "number": {"help_text": "1 for the first attempt, and so on."},
             "trigger": {"help_text": "scheduled, or manual (a retry by hand)."},
@@ -231,7 +287,6 @@ class AttemptSerializer(serializers.ModelSerializer):
             "response_status": {"help_text": "The HTTP status answered, if any."},
             "response_headers": {"help_text": "The response's headers."},
             "response_body": {"help_text": "The response body, truncated to 4 KiB."},
-            "error_class": {"help_text": "timeout, connection_refused, dns, tls, …"},
             "error_message": {"help_text": "The error in words."},
         }
 
@@ -241,14 +296,24 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
     class Meta(DeliverySerializer.Meta):
         fields = [*DeliverySerializer.Meta.fields, "attempts"]
+        read_only_fields = fields
 
 
-class DeliveryFilterSerializer(serializers.Serializer):
+class DeliveryFilterSerializer(QueryFilterSerializer):
+    LOOKUPS = {
+        "status": "status",
+        "endpoint": "endpoint_id",
+        "event_type": "event__event_type__name",
+        "event_id": "event_id",
+        "created_since": "created_at__gte",
+        "created_until": "created_at__lt",
+    }
+
     status = serializers.ChoiceField(
         choices=Delivery.Status.choices, required=False, help_text="Only this status."
     )
     endpoint = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this endpoint's."
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this endpoint's."
     )
     event_type = serializers.CharField(
         required=False, max_length=100, help_text="Only events of this type."
@@ -256,3 +321,21 @@ class DeliveryFilterSerializer(serializers.Serializer):
     event_id = serializers.CharField(required=False, max_length=40, help_text="Only this event's.")
     created_since = serializers.DateTimeField(required=False, help_text="Created at or after.")
     created_until = serializers.DateTimeField(required=False, help_text="Created before.")
+
+
+class EventFilterSerializer(QueryFilterSerializer):
+    LOOKUPS = {
+        "event_type": "event_type__name",
+        "idempotency_key": "idempotency_key",
+        "created_since": "created_at__gte",
+        "created_until": "created_at__lt",
+    }
+
+    event_type = serializers.CharField(
+        required=False, max_length=100, help_text="Only events of this type."
+    )
+    idempotency_key = serializers.CharField(
+        required=False, max_length=255, help_text="Only the event emitted with this key."
+    )
+    created_since = serializers.DateTimeField(required=False, help_text="Emitted at or after.")
+    created_until = serializers.DateTimeField(required=False, help_text="Emitted before.")

@@ -1,9 +1,15 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from api import schema  # noqa: F401 - registers the API key scheme with drf-spectacular
-from api.views import DeliveryViewSet, EndpointViewSet, EventTypeViewSet, EventViewSet
+from api.views import (
+    DeliveryViewSet,
+    EndpointViewSet,
+    EventTypeViewSet,
+    EventViewSet,
+    SchemaView,
+)
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /endpoints and /endpoints/ answer, without a redirect
@@ -13,7 +19,7 @@ router.register("events", EventViewSet, basename="event")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),
 ]

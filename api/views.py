@@ -3,13 +3,15 @@
 import logging
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api import serializers as s
-from api.common import AccountScopedMixin, NewestFirstPagination
+from api.common import AccountScopedMixin, CataloguePagination, NewestFirstPagination
+from api.errors import error_response
 from deliveries.models import Delivery, Event
 from deliveries.services import (
     PayloadTooLargeError,
@@ -41,7 +43,7 @@ class EventTypeViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.EventTypeSerializer
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
-    pagination_class = None
+    pagination_class = CataloguePagination
 
 
 class EndpointViewSet(
@@ -66,7 +68,21 @@ class EndpointViewSet(
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    @extend_schema(request=s.EndpointInputSerializer, responses={201: s.EndpointCreatedSerializer})
+    @extend_schema(
+        request=s.EndpointInputSerializer,
+        responses={201: s.EndpointCreatedSerializer},
+        examples=[
+            OpenApiExample(
+                "invoices",
+                request_only=True,
+                value={
+                    "url": "https://billing.example.com/webhooks",
+                    "description": "Invoices to the ledger",
+                    "event_types": ["invoice.created", "invoice.finalized"],
+                },
+            )
+        ],
+    )
     def create(self, request):
         data = self._input(s.EndpointInputSerializer)
         endpoint, secret = endpoint_create(account=self.account, **data)
@@ -91,7 +107,7 @@ class EndpointViewSet(
         endpoint_delete(endpoint=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses=s.SecretSerializer)
+    @extend_schema(responses=s.SecretSerializer, operation_id="endpoints_secret")
     @action(detail=True, methods=["get"])
     def secret(self, request, pk=None):
         """The current signing secret."""
@@ -109,7 +125,11 @@ class EndpointViewSet(
             }
         )
 
-    @extend_schema(request=s.RotateSecretInputSerializer, responses=s.SecretSerializer)
+    @extend_schema(
+        request=s.RotateSecretInputSerializer,
+        responses=s.SecretSerializer,
+        operation_id="endpoints_rotate_secret",
+    )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         """Sign with a new secret from now on; the old one keeps signing for the grace."""
@@ -123,7 +143,14 @@ class EndpointViewSet(
             }
         )
 
-    @extend_schema(request=s.SendTestInputSerializer, responses={202: s.EmitResultSerializer})
+    @extend_schema(
+        request=s.SendTestInputSerializer,
+        responses={202: s.EmitResultSerializer},
+        operation_id="endpoints_test",
+        examples=[
+            OpenApiExample("invoice", request_only=True, value={"event_type": "invoice.created"})
+        ],
+    )
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Send the catalogue's example object of a type to this endpoint only."""
@@ -132,7 +159,16 @@ class EndpointViewSet(
         result = endpoint_send_test(endpoint=endpoint, event_type=data["event_type"])
         return Response(s.EmitResultSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=s.RecoverInputSerializer, responses={202: s.CountSerializer})
+    @extend_schema(
+        request=s.RecoverInputSerializer,
+        responses={202: s.CountSerializer},
+        operation_id="endpoints_recover",
+        examples=[
+            OpenApiExample(
+                "since an outage", request_only=True, value={"since": "2026-12-01T00:00:00Z"}
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def recover(self, request, pk=None):
         """Queue again every failed delivery of this endpoint created in [since, until)."""
@@ -155,15 +191,33 @@ class EventViewSet(
     lookup_value_regex = r"evt_[0-9A-Z]+"
 
     def get_queryset(self):
-        return (
+        queryset = (
             Event.objects.filter(account=self.account)
             .select_related("event_type")
             .prefetch_related("deliveries")
         )
+        if self.action != "list":
+            return queryset
+        return queryset.filter(**s.EventFilterSerializer.lookups(self.request.query_params))
+
+    @extend_schema(parameters=[s.EventFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         request=s.EmitInputSerializer,
         responses={202: s.EmitResultSerializer, 200: s.EmitResultSerializer},
+        examples=[
+            OpenApiExample(
+                "invoice created",
+                request_only=True,
+                value={
+                    "event_type": "invoice.created",
+                    "object": {"id": "inv_123", "customer_id": "cus_42", "total": 4200},
+                    "idempotency_key": "invoice-inv_123-created",
+                },
+            )
+        ],
     )
     def create(self, request):
         """Emit an event: one delivery per subscribed endpoint, sent in the background.
@@ -204,31 +258,42 @@ class DeliveryViewSet(
             return queryset.prefetch_related("attempts")
         if self.action != "list":
             return queryset
-        filters = s.DeliveryFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        lookups = {
-            "status": "status",
-            "endpoint": "endpoint_id",
-            "event_type": "event__event_type__name",
-            "event_id": "event_id",
-            "created_since": "created_at__gte",
-            "created_until": "created_at__lt",
-        }
-        return queryset.filter(
-            **{lookups[name]: value for name, value in filters.validated_data.items()}
-        )
+        return queryset.filter(**s.DeliveryFilterSerializer.lookups(self.request.query_params))
 
     @extend_schema(parameters=[s.DeliveryFilterSerializer])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=None, responses={202: s.CountSerializer, 409: s.CountSerializer})
+    @extend_schema(
+        request=None, responses={202: s.CountSerializer}, operation_id="deliveries_retry"
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Queue an attempt now: a failed or succeeded delivery is sent again with the same
-        webhook-id; a pending one is brought forward. 409 when it cannot be queued."""
+        webhook-id; a pending one is brought forward. 409 `conflict` when it cannot be
+        queued (an attempt in flight, the endpoint disabled), the reason in `skipped`."""
         delivery = self.get_object()
         result = deliveries_retry(delivery_ids=[delivery.pk])
-        body = {"queued": result.queued, "skipped": dict(result.skipped)}
-        code = status.HTTP_202_ACCEPTED if result.queued else status.HTTP_409_CONFLICT
-        return Response(body, status=code)
+        if not result.queued:
+            reasons = ", ".join(result.skipped) or "unknown"
+            return error_response(
+                "conflict",
+                f"The delivery cannot be queued now: {reasons}.",
+                skipped=dict(result.skipped),
+            )
+        return Response(
+            {"queued": result.queued, "skipped": dict(result.skipped)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema: YAML by default, JSON with `?format=json`; a browser (which
+    asks for HTML) gets the YAML as plain text to read instead of a file download."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        browser = "text/html" in request.headers.get("Accept", "")
+        if browser and "format" not in request.query_params and response.status_code == 200:
+            response.content_type = "text/plain; charset=utf-8"
+        return response

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "axes",
     "accounts",
     "endpoints",
@@ -126,6 +127,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the dashboard's and the API docs') from STATIC_ROOT, by the app server
+    # itself: gunicorn with DEBUG=0 needs nothing in front.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,7 +238,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = _read("FLEXHOOKS_STATIC_ROOT", env.path, VAR_DIR / "static")
+# collectstatic writes compressed copies and content-hashed names (cached for a year by
+# browsers); with DEBUG on, names stay plain and runserver serves the sources. The test
+# suite uses Django's plain storage so it needs no collectstatic
+# (FLEXHOOKS_STATIC_STORAGE=django.contrib.staticfiles.storage.StaticFilesStorage).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": _read(
+            "FLEXHOOKS_STATIC_STORAGE",
+            env.str,
+            "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        )
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -399,7 +417,7 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiKeyRateThrottle"],
@@ -418,6 +436,18 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {"ErrorClassEnum": "outbound.errors.ErrorClass"},
+    # Request and response components apart: outputs list every field they always carry
+    # as required, inputs only what they need.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess",  # errors, integer ids, links
+    ],
+    # Swagger UI from our own static files (drf-spectacular-sidecar): no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "deepLinking": True},
 }
 # Bodies over the payload cap are refused with 413 before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLEXHOOKS_MAX_PAYLOAD_BYTES + 64 * 1024

@@ -10,6 +10,7 @@ not answer, the suite runs on SQLite and an in-memory broker and the tests marke
 import os
 import secrets
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -48,6 +49,15 @@ def _configure() -> list[str]:
     # fresh pair per session (the workers the tests start inherit them).
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("FLEXHOOKS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    # No collectstatic before the suite: Django's plain storage and an empty STATIC_ROOT
+    # (the gunicorn test runs collectstatic and the production storage in its own process).
+    os.environ.setdefault(
+        "FLEXHOOKS_STATIC_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
+    )
+    if "FLEXHOOKS_STATIC_ROOT" not in os.environ:
+        static_root = Path(__file__).resolve().parents[2] / "var" / "test-static"
+        static_root.mkdir(parents=True, exist_ok=True)
+        os.environ["FLEXHOOKS_STATIC_ROOT"] = str(static_root)
     return missing
 
 
