@@ -14,6 +14,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 
+class TitledChangeList:
+    """A ModelAdmin mix-in: the list page is titled by its plural ("Deliveries"), not
+    "Select delivery to change"."""
+
+    def changelist_view(self, request, extra_context=None):
+        title = str(self.model._meta.verbose_name_plural).capitalize()
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+
 class ReadOnlyInline(admin.TabularInline):
     """A list of related rows, each linking to its own page; nothing editable here."""
 
@@ -87,3 +96,67 @@ def pretty_json(text: str, *path: str) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
     except (RecursionError, ValueError, KeyError, TypeError):
         return text
+
+
+class AutocompleteFilter(admin.SimpleListFilter):
+    """A list filter that is one search-as-you-type select (the admin's own autocomplete
+    widget, asking the related model's admin), never a link per object: it scales to any
+    number of endpoints or accounts. Subclasses name the foreign key (`field` of
+    `field_model`) and the lookup that filters the list (`parameter_name`); the admin
+    using it adds `autocomplete_media()` to its media."""
+
+    template = "admin/dashboard/autocomplete_filter.html"
+    field_model = None
+    field = ""
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self) -> bool:
+        return True
+
+    def _widget(self, admin_site):
+        from django.contrib.admin.widgets import AutocompleteSelect
+
+        return AutocompleteSelect(self.field_model._meta.get_field(self.field), admin_site)
+
+    def choices(self, changelist):
+        from django import forms
+
+        remote = self.field_model._meta.get_field(self.field).related_model
+        value = self.value()
+        selected = remote._default_manager.filter(pk=value) if str(value).isdigit() else None
+        # The widget renders only the selected object; the rest come from the search.
+        widget = forms.ModelChoiceField(
+            queryset=selected if selected is not None else remote._default_manager.none(),
+            widget=self._widget(changelist.model_admin.admin_site),
+            required=False,
+        ).widget
+        # Keep every other parameter of the list (filters, search, ordering), not the page.
+        others = [
+            (key, item)
+            for key, values in changelist.params.items()
+            if key not in (self.parameter_name, "p")
+            for item in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "widget": widget.render(self.parameter_name, value or ""),
+            "others": others,
+            "clear_url": changelist.get_query_string(remove=[self.parameter_name]),
+            "selected": bool(value),
+        }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        if not str(value).isdigit():
+            return queryset.none()
+        return queryset.filter(**{self.parameter_name: int(value)})
+
+
+def autocomplete_media(field):
+    """The admin autocomplete widget's scripts and styles (select2 and its setup)."""
+    from django.contrib.admin.widgets import AutocompleteSelect
+
+    return AutocompleteSelect(field, admin.site).media

@@ -126,7 +126,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} → {self.endpoint_id}"
+        return f"delivery {self.pk} of {self.event_id}"
 
 
 class Attempt(models.Model):

@@ -3,11 +3,21 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from deliveries.models import Delivery
+from deliveries.models import Attempt, Delivery
 from outbound.errors import CONNECTION_FAILURES, TIMEOUTS, ErrorClass
 
 Status = Delivery.Status
@@ -119,7 +129,20 @@ def endpoints_with_health(queryset: QuerySet, *, hours: int = 24) -> QuerySet:
             .values("n")[:1]
         )
 
+    if connection.vendor == "postgresql":
+        p95 = Subquery(
+            Attempt.objects.filter(
+                delivery__endpoint=OuterRef("pk"), delivery__created_at__gte=since
+            )
+            .order_by()
+            .values("delivery__endpoint")
+            .annotate(p=Percentile("duration_ms", 0.95))
+            .values("p")[:1]
+        )
+    else:  # the try-out backend has no percentile_cont
+        p95 = Value(None, output_field=FloatField())
     return queryset.annotate(
+        recent_p95_ms=p95,
         recent_total=count(),
         recent_succeeded=count(Q(status=Status.SUCCEEDED)),
         recent_failed=count(Q(status=Status.FAILED)),
@@ -131,3 +154,89 @@ def endpoints_with_health(queryset: QuerySet, *, hours: int = 24) -> QuerySet:
 def success_rate(succeeded: int | None, failed: int | None) -> float | None:
     finished = (succeeded or 0) + (failed or 0)
     return (succeeded or 0) / finished if finished else None
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's percentile_cont over a column (`fraction` 0–1)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def _latency(attempts: QuerySet) -> tuple[float | None, float | None]:
+    """p50 and p95 of the attempts' durations, in ms."""
+    if connection.vendor == "postgresql":
+        row = attempts.aggregate(
+            p50=Percentile("duration_ms", 0.5), p95=Percentile("duration_ms", 0.95)
+        )
+        return row["p50"], row["p95"]
+    values = sorted(attempts.values_list("duration_ms", flat=True)[:100_000])  # try-out backend
+    if not values:
+        return None, None
+    return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.95))]
+
+
+@dataclass(frozen=True)
+class Window:
+    hours: int
+    buckets: list[dict]  # per hour, oldest first: {"hour", <status>: n, ...}
+    total: int
+    success_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def endpoint_health(endpoint, *, windows: tuple[int, ...] = (24, 24 * 7)) -> list[Window]:
+    """An endpoint's deliveries per hour by status, success rate and attempt latency over
+    each window. Every query starts from the endpoint's (endpoint, created_at) index; the
+    attempts are reached through their delivery's."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    result = []
+    for hours in windows:
+        start = now - timedelta(hours=hours - 1)
+        deliveries = Delivery.objects.filter(endpoint=endpoint, created_at__gte=start)
+        rows = (
+            deliveries.annotate(hour=TruncHour("created_at"))
+            .values("hour", "status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        buckets = {
+            start + timedelta(hours=i): dict.fromkeys(Status.values, 0) for i in range(hours)
+        }
+        for row in rows:
+            if row["hour"] in buckets:
+                buckets[row["hour"]][row["status"]] = row["n"]
+        succeeded = sum(b[Status.SUCCEEDED] for b in buckets.values())
+        failed = sum(b[Status.FAILED] for b in buckets.values())
+        p50, p95 = _latency(
+            Attempt.objects.filter(
+                delivery__endpoint=endpoint, delivery__created_at__gte=start
+            ).order_by()
+        )
+        result.append(
+            Window(
+                hours=hours,
+                buckets=[{"hour": hour, **counts} for hour, counts in buckets.items()],
+                total=sum(sum(b.values()) for b in buckets.values()),
+                success_rate=success_rate(succeeded, failed),
+                p50_ms=p50,
+                p95_ms=p95,
+            )
+        )
+    return result
+
+
+def endpoint_last_error(endpoint) -> Delivery | None:
+    """The endpoint's newest delivery that recorded an error (last 7 days)."""
+    since = timezone.now() - timedelta(days=7)
+    return (
+        Delivery.objects.filter(endpoint=endpoint, created_at__gte=since)
+        .exclude(last_error="")
+        .order_by("-created_at")
+        .first()
+    )

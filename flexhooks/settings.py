@@ -236,6 +236,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates as 2026-12-02 11:23:51 everywhere in the dashboard (flexhooks/formats/en).
+FORMAT_MODULE_PATH = ["flexhooks.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = _read("FLEXHOOKS_STATIC_ROOT", env.path, VAR_DIR / "static")

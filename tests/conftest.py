@@ -78,3 +78,20 @@ def report_drill(name: str, receiver, expected: set[str]) -> Counter:
         f"duplicates={duplicates}"
     )
     return received
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_other_connections_before_the_drop(django_db_setup, django_db_blocker):
+    """Live servers' request threads (and the connection pools of every thread) leave
+    idle connections behind, which would stop the test database from being dropped: end
+    them once, after the last test, just before the drop."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

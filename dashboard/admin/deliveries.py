@@ -11,8 +11,11 @@ from django.utils.timesince import timesince, timeuntil
 
 from accounts.models import Account
 from dashboard.tools import (
+    AutocompleteFilter,
     CappedCountPaginator,
     ReadOnlyInline,
+    TitledChangeList,
+    autocomplete_media,
     object_action_urls,
     pretty_json,
     redirect_back,
@@ -67,6 +70,56 @@ class OutcomeFilter(admin.SimpleListFilter):
         return queryset.filter(condition) if condition is not None else queryset
 
 
+class EndpointFilter(AutocompleteFilter):
+    title = "endpoint"
+    parameter_name = "endpoint__id__exact"
+    field_model, field = Delivery, "endpoint"
+
+
+class AccountFilter(AutocompleteFilter):
+    title = "account"
+    parameter_name = "account__id__exact"
+    field_model, field = Delivery, "account"
+
+
+class DeliveryEventTypeFilter(AutocompleteFilter):
+    title = "event type"
+    parameter_name = "event__event_type__id__exact"
+    field_model, field = Event, "event_type"
+
+
+class EventTypeFilter(DeliveryEventTypeFilter):
+    parameter_name = "event_type__id__exact"
+
+
+class EventAccountFilter(AccountFilter):
+    field_model = Event
+
+
+def endpoint_link(endpoint) -> str:
+    """Host and path, cut to the column with the whole URL on hover."""
+    url = reverse("admin:endpoints_endpoint_change", args=[endpoint.pk])
+    shown = endpoint.url.split("://", 1)[-1]
+    return format_html('<a class="fh-url" href="{}" title="{}">{}</a>', url, endpoint.url, shown)
+
+
+def outcome(status_code, error_class, error) -> str:
+    """The last attempt's outcome in a word: `HTTP 500`, `timeout`, `dns`, …"""
+    if error_class and error_class != "http":
+        return format_html('<span class="fh-outcome" title="{}">{}</span>', error, error_class)
+    if status_code:
+        return format_html('<span class="fh-outcome" title="{}">HTTP {}</span>', error, status_code)
+    return "—"
+
+
+def ago(moment) -> str:
+    if moment is None:
+        return "—"
+    seconds = (timezone.now() - moment).total_seconds()
+    text = "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
+    return format_html('<span title="{}">{}</span>', f"{moment:%Y-%m-%d %H:%M:%S %Z}", text)
+
+
 class CreatedFilter(admin.SimpleListFilter):
     """A date range without date_hierarchy's DISTINCT over the whole table."""
 
@@ -97,27 +150,26 @@ class CreatedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(TitledChangeList, admin.ModelAdmin):
+    # In order of importance, to fit 1366 px (templates/admin/base_site.html styles it).
     list_display = [
-        "created",
-        "event_type",
-        "event_link",
-        "account",
-        "endpoint_url",
         "status_badge",
-        "attempt_count",
-        "last_status_code",
+        "event_type",
+        "endpoint_url",
+        "last_outcome",
+        "attempts",
+        "age",
         "next_attempt",
         "retry_button",
     ]
-    list_display_links = ["created"]
+    list_display_links = ["event_type"]
     list_filter = [
         "status",
         OutcomeFilter,
         CreatedFilter,
-        "event__event_type",
-        "account",
-        "endpoint",
+        DeliveryEventTypeFilter,
+        EndpointFilter,
+        AccountFilter,
     ]
     list_select_related = ["event__event_type", "endpoint", "account"]
     search_fields = ["=event__id", "endpoint__url", "=account__name"]
@@ -197,25 +249,29 @@ class DeliveryAdmin(admin.ModelAdmin):
             condition = Q(event_id=term)
         return queryset.filter(condition), False
 
-    @admin.display(description="created", ordering="-id")
-    def created(self, obj):
-        return format_html(
-            '<span title="{}">{} ago</span>', obj.created_at.isoformat(), timesince(obj.created_at)
-        )
+    @property
+    def media(self):
+        return super().media + autocomplete_media(Delivery._meta.get_field("endpoint"))
+
+    @admin.display(description="age", ordering="-id")
+    def age(self, obj):
+        return ago(obj.created_at)
 
     @admin.display(description="event type")
     def event_type(self, obj):
         return obj.event.event_type.name
 
-    @admin.display(description="event")
-    def event_link(self, obj):
-        url = reverse("admin:deliveries_event_change", args=[obj.event_id])
-        return format_html('<a href="{}"><code>{}</code></a>', url, obj.event_id)
-
     @admin.display(description="endpoint")
     def endpoint_url(self, obj):
-        url = reverse("admin:endpoints_endpoint_change", args=[obj.endpoint_id])
-        return format_html('<a href="{}">{}</a>', url, obj.endpoint.url[:60])
+        return endpoint_link(obj.endpoint)
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, obj):
+        return obj.attempt_count
+
+    @admin.display(description="last outcome")
+    def last_outcome(self, obj):
+        return outcome(obj.last_status_code, obj.last_error_class, obj.last_error)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -227,7 +283,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             return "—"
         if obj.next_attempt_at <= timezone.now():
             return "due now"
-        return f"in {timeuntil(obj.next_attempt_at)}"
+        return f"in {timeuntil(obj.next_attempt_at, depth=1)}"
 
     @admin.display(description="")
     def retry_button(self, obj):
@@ -270,9 +326,17 @@ class DeliveryAdmin(admin.ModelAdmin):
         if delivery is not None:
             attempts = list(delivery.attempts.order_by("number"))
             extra_context.update(
-                envelope=pretty_json(delivery.event.body),
+                title="Delivery",
+                subtitle=(
+                    f"{delivery.event.event_type.name} · {delivery.event_id}"
+                    f" → {delivery.endpoint.url}"
+                ),
+                last_outcome=outcome(
+                    delivery.last_status_code, delivery.last_error_class, delivery.last_error
+                ),
                 attempts=attempts,
                 last_request_headers=attempts[-1].request_headers if attempts else None,
+                envelope=pretty_json(delivery.event.body),
                 status_badge=status_badge(delivery.status),
                 now=timezone.now(),
                 show_save=False,
@@ -293,38 +357,44 @@ class DeliveryAdmin(admin.ModelAdmin):
             "failing": selectors.endpoints_failing_most(),
             "notices": Notice.objects.select_related("endpoint", "account")[:10],
             "retention_days": settings.FLEXHOOKS_RETENTION_DAYS,
-            "chart": _hourly_chart(hours),
+            "chart": hourly_chart(hours),
             "status_colours": STATUS_COLOURS,
         }
         return TemplateResponse(request, "admin/deliveries/overview.html", context)
 
 
-def _hourly_chart(hours: list[dict], width: int = 720, height: int = 180) -> dict:
-    """Stacked bars per hour, as coordinates for a server-rendered SVG."""
-    order = ["succeeded", "failed", "pending", "sending"]
-    peak = max((sum(h[s] for s in order) for h in hours), default=0) or 1
+def hourly_chart(
+    hours: list[dict], *, width: int = 720, height: int = 180, label_every: int = 3
+) -> dict:
+    """Stacked bars per hour by status, as coordinates for a server-rendered SVG."""
+    order = ["succeeded", "failed", "cancelled", "pending", "sending"]
+    peak = max((sum(h.get(s, 0) for s in order) for h in hours), default=0) or 1
     slot = width / max(len(hours), 1)
     bars = []
     for index, hour in enumerate(hours):
         y = height
         for status in order:
-            h = hour[status] / peak * (height - 10)
+            h = hour.get(status, 0) / peak * (height - 10)
             if h:
                 y -= h
                 bars.append(
                     {
-                        "x": round(index * slot + 1, 1),
+                        "x": round(index * slot + min(1, slot / 4), 2),
                         "y": round(y, 1),
-                        "w": round(slot - 2, 1),
+                        "w": round(max(slot - min(2, slot / 2), 0.5), 2),
                         "h": round(h, 1),
                         "colour": STATUS_COLOURS[status],
-                        "title": f"{hour['hour']:%H:00} {status}: {hour[status]}",
+                        "title": f"{hour['hour']:%Y-%m-%d %H:00} {status}: {hour[status]}",
                     }
                 )
+    daily = label_every >= 24
     labels = [
-        {"x": round(i * slot + slot / 2, 1), "text": f"{h['hour']:%H}"}
+        {
+            "x": round(i * slot + (0 if daily else slot / 2), 1),
+            "text": f"{h['hour']:%a %d}" if daily else f"{h['hour']:%H}h",
+        }
         for i, h in enumerate(hours)
-        if i % 3 == 0
+        if i % label_every == 0
     ]
     return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
 
@@ -335,9 +405,9 @@ class DeliveryInline(ReadOnlyInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(TitledChangeList, admin.ModelAdmin):
     list_display = ["id", "event_type", "account", "created_at", "idempotency_key"]
-    list_filter = ["event_type", "account"]
+    list_filter = [EventTypeFilter, EventAccountFilter]
     list_select_related = ["event_type", "account"]
     search_fields = ["=id", "=idempotency_key"]
     ordering = ["-id"]
@@ -354,6 +424,10 @@ class EventAdmin(admin.ModelAdmin):
     fields = readonly_fields
     inlines = [DeliveryInline]
     change_form_template = "admin/deliveries/event/change_form.html"
+
+    @property
+    def media(self):
+        return super().media + autocomplete_media(Event._meta.get_field("event_type"))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -9,10 +9,22 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 
-from dashboard.admin.deliveries import retry_message, status_badge
-from dashboard.tools import object_action_urls, redirect_back
+from dashboard.admin.deliveries import (
+    STATUS_COLOURS,
+    ago,
+    hourly_chart,
+    outcome,
+    retry_message,
+    status_badge,
+)
+from dashboard.tools import (
+    AutocompleteFilter,
+    TitledChangeList,
+    autocomplete_media,
+    object_action_urls,
+    redirect_back,
+)
 from deliveries import selectors
 from deliveries.services import (
     endpoint_delete,
@@ -34,7 +46,7 @@ audit = logging.getLogger("flexhooks.audit")
 
 
 @admin.register(EventType)
-class EventTypeAdmin(admin.ModelAdmin):
+class EventTypeAdmin(TitledChangeList, admin.ModelAdmin):
     list_display = ["name", "group", "object_type", "description", "archived"]
     list_filter = ["group", "archived"]
     search_fields = ["name", "description", "object_type"]
@@ -55,6 +67,12 @@ class EventTypeAdmin(admin.ModelAdmin):
         self.message_user(request, f"Unarchived {queryset.update(archived=False)} event types.")
 
 
+class EndpointAccountFilter(AutocompleteFilter):
+    title = "account"
+    parameter_name = "account__id__exact"
+    field_model, field = Endpoint, "account"
+
+
 class EndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=2048, assume_scheme="https")
 
@@ -69,24 +87,40 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(TitledChangeList, admin.ModelAdmin):
     form = EndpointForm
     list_display = [
-        "url",
+        "endpoint_url",
         "account",
         "enabled_state",
         "subscriptions",
-        "recent_deliveries",
         "recent_success_rate",
+        "recent_p95",
         "last_delivery",
     ]
-    list_filter = ["enabled", "account"]
+    list_filter = ["enabled", EndpointAccountFilter]
     list_select_related = ["account"]
     search_fields = ["url", "description", "=account__name"]
     autocomplete_fields = ["account"]
     filter_horizontal = ["event_types"]
     readonly_fields = ["enabled", "disabled_reason", "disabled_at", "created_at", "updated_at"]
     change_form_template = "admin/endpoints/endpoint/change_form.html"
+
+    @property
+    def media(self):
+        return super().media + autocomplete_media(Endpoint._meta.get_field("account"))
+
+    def get_readonly_fields(self, request, obj=None):
+        # An endpoint stays in the account it was created in.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "account"] if obj is not None else fields
+
+    @admin.display(description="endpoint", ordering="url")
+    def endpoint_url(self, obj):
+        # The row's link (list_display_links): host and path, the whole URL on hover.
+        return format_html(
+            '<span class="fh-url" title="{}">{}</span>', obj.url, obj.url.split("://", 1)[-1]
+        )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).visible().prefetch_related("event_types")
@@ -116,20 +150,25 @@ class EndpointAdmin(admin.ModelAdmin):
             return "all event types"
         return ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
 
-    @admin.display(description="deliveries 24 h")
-    def recent_deliveries(self, obj):
-        return obj.recent_total or 0
-
     @admin.display(description="success 24 h")
     def recent_success_rate(self, obj):
+        """The rate, and of how many deliveries."""
         rate = selectors.success_rate(obj.recent_succeeded, obj.recent_failed)
-        return "—" if rate is None else f"{rate:.0%}"
+        if rate is None:
+            return format_html('<span class="fh-muted">— of {}</span>', obj.recent_total or 0)
+        return format_html(
+            '{} <span class="fh-muted">of {}</span>', f"{rate:.0%}", obj.recent_total or 0
+        )
+
+    @admin.display(description="p95 24 h")
+    def recent_p95(self, obj):
+        return "—" if obj.recent_p95_ms is None else f"{obj.recent_p95_ms:.0f} ms"
 
     @admin.display(description="last delivery")
     def last_delivery(self, obj):
         if obj.last_status is None:
             return "—"
-        return format_html("{} {} ago", status_badge(obj.last_status), timesince(obj.last_at))
+        return format_html("{} {}", status_badge(obj.last_status), ago(obj.last_at))
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -271,7 +310,24 @@ class EndpointAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if endpoint is not None:
             since = endpoint.disabled_at or (timezone.now() - timezone.timedelta(days=1))
+            windows = selectors.endpoint_health(endpoint)
+            last_error = selectors.endpoint_last_error(endpoint)
             extra_context.update(
+                health=[
+                    {
+                        "window": window,
+                        "chart": hourly_chart(
+                            window.buckets, label_every=3 if window.hours <= 24 else 24
+                        ),
+                    }
+                    for window in windows
+                ],
+                last_error=last_error,
+                last_error_outcome=last_error
+                and outcome(
+                    last_error.last_status_code, last_error.last_error_class, last_error.last_error
+                ),
+                status_colours=STATUS_COLOURS,
                 event_type_names=EventType.objects.filter(archived=False).values_list(
                     "name", flat=True
                 ),

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from accounts.authentication import ApiKeyRateThrottle
 from accounts.services import account_create
@@ -35,13 +34,6 @@ def target(live_server, event_types, monkeypatch):
     account, raw_key = account_create(name="fuzz")
     make_endpoint(account, "https://fuzz.example.com/h")
     yield raw_key, live_server.url
-    # The live server's request threads leave idle connections behind, which would stop
-    # the test database from being flushed and dropped.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
 
 
 def test_schemathesis_run_with_every_phase_finds_nothing(target):
