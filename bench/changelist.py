@@ -9,7 +9,10 @@ statement counts, through Django's test client as a staff user.
 
 import argparse
 import os
+import secrets
 import time
+
+from cryptography.fernet import Fernet
 
 BENCH_DB = os.environ.get(
     "FLEXHOOKS_BENCH_HISTORY_URL", "postgres://postgres@127.0.0.1:5432/flexhooks_bench_history"
@@ -26,6 +29,12 @@ def main() -> None:
     os.environ["DATABASE_URL"] = BENCH_DB
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flexhooks.settings")
+    # Production settings (DEBUG off) need secrets; the pages need no collectstatic.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("FLEXHOOKS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    os.environ.setdefault(
+        "FLEXHOOKS_STATIC_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
+    )
     _create_database(args.refill)
 
     import django
@@ -59,6 +68,11 @@ def main() -> None:
     client.force_login(user)
     newest = Delivery.objects.order_by("-id").first()
     some = newest.event_id
+    endpoint = newest.endpoint_id
+    autocomplete = (
+        "/admin/autocomplete/?app_label=deliveries&model_name=delivery&field_name=endpoint"
+        "&term=fill-7"
+    )
     pages = {
         "list (newest first)": "/admin/deliveries/delivery/",
         "filter status=failed": "/admin/deliveries/delivery/?status__exact=failed",
@@ -66,10 +80,13 @@ def main() -> None:
         "filter created=24h": "/admin/deliveries/delivery/?created=24h",
         "search by event id": f"/admin/deliveries/delivery/?q={some}",
         "search by endpoint URL": "/admin/deliveries/delivery/?q=fill-7.example.com",
+        "filter endpoint": f"/admin/deliveries/delivery/?endpoint__id__exact={endpoint}",
+        "endpoint filter search": autocomplete,
         "page 100": "/admin/deliveries/delivery/?p=100",
         "delivery detail": f"/admin/deliveries/delivery/{newest.pk}/change/",
         "overview": "/admin/deliveries/delivery/overview/",
         "endpoints with 24 h health": "/admin/endpoints/endpoint/",
+        "endpoint page with charts": f"/admin/endpoints/endpoint/{endpoint}/change/",
         "events list": "/admin/deliveries/event/",
     }
     print(f"{'page':28} {'median ms':>10} {'max ms':>8} {'queries':>8}")
@@ -89,12 +106,11 @@ def main() -> None:
 
 
 def _create_database(refill: bool) -> None:
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
     name = BENCH_DB.rsplit("/", 1)[1]
-    admin = psycopg2.connect(BENCH_DB.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
+    admin = psycopg.connect(BENCH_DB.rsplit("/", 1)[0] + "/postgres", autocommit=True)
     with admin.cursor() as cursor:
         if refill:
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

@@ -21,17 +21,10 @@ from dashboard.tools import (
     redirect_back,
 )
 from deliveries import selectors
+from deliveries.charts import STATUS_COLOURS, hourly_chart
 from deliveries.models import Delivery, Event, Notice
 from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
 from endpoints.models import Endpoint
-
-STATUS_COLOURS = {
-    "pending": "#b7791f",
-    "sending": "#2b6cb0",
-    "succeeded": "#2f855a",
-    "failed": "#c53030",
-    "cancelled": "#718096",
-}
 
 
 def status_badge(status: str) -> str:
@@ -361,42 +354,6 @@ class DeliveryAdmin(TitledChangeList, admin.ModelAdmin):
             "status_colours": STATUS_COLOURS,
         }
         return TemplateResponse(request, "admin/deliveries/overview.html", context)
-
-
-def hourly_chart(
-    hours: list[dict], *, width: int = 720, height: int = 180, label_every: int = 3
-) -> dict:
-    """Stacked bars per hour by status, as coordinates for a server-rendered SVG."""
-    order = ["succeeded", "failed", "cancelled", "pending", "sending"]
-    peak = max((sum(h.get(s, 0) for s in order) for h in hours), default=0) or 1
-    slot = width / max(len(hours), 1)
-    bars = []
-    for index, hour in enumerate(hours):
-        y = height
-        for status in order:
-            h = hour.get(status, 0) / peak * (height - 10)
-            if h:
-                y -= h
-                bars.append(
-                    {
-                        "x": round(index * slot + min(1, slot / 4), 2),
-                        "y": round(y, 1),
-                        "w": round(max(slot - min(2, slot / 2), 0.5), 2),
-                        "h": round(h, 1),
-                        "colour": STATUS_COLOURS[status],
-                        "title": f"{hour['hour']:%Y-%m-%d %H:00} {status}: {hour[status]}",
-                    }
-                )
-    daily = label_every >= 24
-    labels = [
-        {
-            "x": round(i * slot + (0 if daily else slot / 2), 1),
-            "text": f"{h['hour']:%a %d}" if daily else f"{h['hour']:%H}h",
-        }
-        for i, h in enumerate(hours)
-        if i % label_every == 0
-    ]
-    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
 
 
 class DeliveryInline(ReadOnlyInline):

@@ -20,3 +20,9 @@ class Command(BaseCommand):
         if not Account.objects.filter(name="demo").exists():
             _, raw_key = account_create(name="demo")
             self.stdout.write(f"Account 'demo' created; its API key (shown once): {raw_key}")
+        else:
+            # Keys are stored hashed: the first run's key cannot be shown again.
+            self.stdout.write(
+                "Account 'demo' exists; its API key was printed by the first `make run`."
+                " Lost it? Add one in the dashboard: http://127.0.0.1:8000/admin/accounts/apikey/add/"
+            )

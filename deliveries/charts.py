@@ -1,0 +1,46 @@
+"""Charts of deliveries as coordinates for server-rendered SVG (the dashboard's and the
+portal's templates draw them; no JavaScript)."""
+
+STATUS_COLOURS = {
+    "pending": "#b7791f",
+    "sending": "#2b6cb0",
+    "succeeded": "#2f855a",
+    "failed": "#c53030",
+    "cancelled": "#718096",
+}
+
+
+def hourly_chart(
+    hours: list[dict], *, width: int = 720, height: int = 180, label_every: int = 3
+) -> dict:
+    """Stacked bars per hour by status, as coordinates for a server-rendered SVG."""
+    order = ["succeeded", "failed", "cancelled", "pending", "sending"]
+    peak = max((sum(h.get(s, 0) for s in order) for h in hours), default=0) or 1
+    slot = width / max(len(hours), 1)
+    bars = []
+    for index, hour in enumerate(hours):
+        y = height
+        for status in order:
+            h = hour.get(status, 0) / peak * (height - 10)
+            if h:
+                y -= h
+                bars.append(
+                    {
+                        "x": round(index * slot + min(1, slot / 4), 2),
+                        "y": round(y, 1),
+                        "w": round(max(slot - min(2, slot / 2), 0.5), 2),
+                        "h": round(h, 1),
+                        "colour": STATUS_COLOURS[status],
+                        "title": f"{hour['hour']:%Y-%m-%d %H:00} {status}: {hour[status]}",
+                    }
+                )
+    daily = label_every >= 24
+    labels = [
+        {
+            "x": round(i * slot + (0 if daily else slot / 2), 1),
+            "text": f"{h['hour']:%a %d}" if daily else f"{h['hour']:%H}h",
+        }
+        for i, h in enumerate(hours)
+        if i % label_every == 0
+    ]
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
