@@ -8,6 +8,7 @@ COPY endpoints endpoints
 COPY deliveries deliveries
 COPY api api
 COPY dashboard dashboard
+COPY portal portal
 COPY templates templates
 COPY manage.py ./
 # collectstatic needs no secrets: DEBUG=1 for this build step only (the settings refuse

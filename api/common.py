@@ -12,13 +12,12 @@ from rest_framework.pagination import CursorPagination
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a typo is an error, not a silent no-op."""
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
+    def to_internal_value(self, data):
+        if isinstance(data, dict):  # nested serializers too (their data, not initial_data)
+            unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: "unknown field" for name in unknown})
-        return attrs
+        return super().to_internal_value(data)
 
 
 class StrictCharField(serializers.CharField):

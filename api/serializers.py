@@ -339,3 +339,40 @@ class EventFilterSerializer(QueryFilterSerializer):
     )
     created_since = serializers.DateTimeField(required=False, help_text="Emitted at or after.")
     created_until = serializers.DateTimeField(required=False, help_text="Emitted before.")
+
+
+class BrandSerializer(StrictSerializer):
+    """How the portal looks for this session: the platform's name, colour and logo."""
+
+    name = StrictCharField(max_length=100, required=False, help_text="Shown in the header.")
+    accent_color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", required=False, help_text="A colour like #1a73e8."
+    )
+    logo_url = serializers.URLField(
+        max_length=2048, required=False, help_text="An https URL of the logo image."
+    )
+
+
+class PortalSessionInputSerializer(StrictSerializer):
+    """A one-time link to the account's customer portal."""
+
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * 3600,
+        help_text="Seconds the link may wait to be opened (default 600).",
+    )
+    read_only = serializers.BooleanField(
+        required=False, default=False, help_text="true: the portal shows, changes nothing."
+    )
+    brand = BrandSerializer(required=False, help_text="Optional branding of the portal.")
+
+
+class PortalSessionSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        read_only=True, help_text="Open once, before expires_at: it starts a portal session."
+    )
+    expires_at = serializers.DateTimeField(
+        read_only=True, help_text="When the link stops working if not opened."
+    )
+    read_only = serializers.BooleanField(read_only=True, help_text="A read-only session.")

@@ -8,6 +8,7 @@ from api.views import (
     EndpointViewSet,
     EventTypeViewSet,
     EventViewSet,
+    PortalSessionViewSet,
     SchemaView,
 )
 
@@ -17,6 +18,7 @@ router.register("event-types", EventTypeViewSet, basename="event-type")
 router.register("endpoints", EndpointViewSet, basename="endpoint")
 router.register("events", EventViewSet, basename="event")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
+router.register("portal-sessions", PortalSessionViewSet, basename="portal-session")
 
 urlpatterns = [
     path("schema/", SchemaView.as_view(), name="api-schema"),

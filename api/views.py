@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, status, viewsets
@@ -31,6 +32,7 @@ from endpoints.services import (
     endpoint_secret_expiries,
     endpoint_update,
 )
+from portal.services import portal_link_create
 
 # Who read which endpoint's secret, when (never the secret itself).
 audit = logging.getLogger("flexhooks.audit")
@@ -285,6 +287,43 @@ class DeliveryViewSet(
             {"queued": result.queued, "skipped": dict(result.skipped)},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class PortalSessionViewSet(AccountScopedMixin, viewsets.ViewSet):
+    """Links to the customer portal of the API key's account."""
+
+    @extend_schema(
+        request=s.PortalSessionInputSerializer,
+        responses={201: s.PortalSessionSerializer},
+        operation_id="portal_sessions_create",
+        examples=[
+            OpenApiExample(
+                "branded",
+                request_only=True,
+                value={
+                    "expires_in": 600,
+                    "brand": {"name": "Hooli Billing", "accent_color": "#1a73e8"},
+                },
+            )
+        ],
+    )
+    def create(self, request):
+        """Mint a single-use link to the account's portal (endpoints, delivery history,
+        retries). Open it within `expires_in` seconds; it starts a session of
+        FLEXHOOKS_PORTAL_SESSION_SECONDS (default one hour). Hand it to the account's
+        people: open it in a new tab, or in an iframe (FLEXHOOKS_PORTAL_FRAME_ANCESTORS)."""
+        serializer = s.PortalSessionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        link, raw = portal_link_create(
+            account=self.account,
+            expires_in=data.get("expires_in"),
+            read_only=data["read_only"],
+            brand=data.get("brand"),
+        )
+        url = request.build_absolute_uri(reverse("portal:enter", args=[raw]))
+        body = {"url": url, "expires_at": link.expires_at, "read_only": link.read_only}
+        return Response(s.PortalSessionSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class SchemaView(SpectacularAPIView):

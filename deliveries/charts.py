@@ -1,5 +1,9 @@
-"""Charts of deliveries as coordinates for server-rendered SVG (the dashboard's and the
-portal's templates draw them; no JavaScript)."""
+"""What the dashboard's and the portal's pages show of deliveries: charts as coordinates
+for server-rendered SVG (no JavaScript), status colours, ages in words."""
+
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 STATUS_COLOURS = {
     "pending": "#b7791f",
@@ -44,3 +48,11 @@ def hourly_chart(
         if i % label_every == 0
     ]
     return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak}
+
+
+def ago(moment) -> str:
+    if moment is None:
+        return "—"
+    seconds = (timezone.now() - moment).total_seconds()
+    text = "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
+    return format_html('<span title="{}">{}</span>', f"{moment:%Y-%m-%d %H:%M:%S %Z}", text)

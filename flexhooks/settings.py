@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "endpoints",
     "deliveries",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -354,6 +355,12 @@ FLEXHOOKS_API_RATE = _rate("FLEXHOOKS_API_RATE", "100/second")
 # Fair share: attempts one account may have in flight at once (all workers together).
 FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT = _read("FLEXHOOKS_ACCOUNT_MAX_IN_FLIGHT", env.int, 16)
 FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT = _read("FLEXHOOKS_MAX_ENDPOINTS_PER_ACCOUNT", env.int, 50)
+# The customer portal: how long a minted link may wait to be opened, how long the session
+# it opens lasts, and who may frame it (space-separated origins for CSP frame-ancestors;
+# empty: no framing, the portal opens in a tab).
+FLEXHOOKS_PORTAL_LINK_SECONDS = _read("FLEXHOOKS_PORTAL_LINK_SECONDS", env.int, 600)
+FLEXHOOKS_PORTAL_SESSION_SECONDS = _read("FLEXHOOKS_PORTAL_SESSION_SECONDS", env.int, 3600)
+FLEXHOOKS_PORTAL_FRAME_ANCESTORS = _read("FLEXHOOKS_PORTAL_FRAME_ANCESTORS", env.str, "").strip()
 # An endpoint failing without a single success for this long is disabled (Svix: 5 days).
 FLEXHOOKS_AUTO_DISABLE_AFTER = _read("FLEXHOOKS_AUTO_DISABLE_AFTER", env.int, 5 * 24 * 3600)
 # Operational notices (endpoint disabled, deliveries given up) are also POSTed here,
@@ -410,6 +417,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-history": {
         "task": "deliveries.tasks.purge_history",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
+    "purge-portal-sessions": {
+        "task": "portal.tasks.purge_sessions",
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },

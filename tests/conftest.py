@@ -1,6 +1,8 @@
 import importlib
+import shutil
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,6 +12,9 @@ from endpoints.models import EventType
 from tests.factories import make_account
 from tests.receiver import Receiver
 from tests.worker import WorkerProcess
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(__file__).resolve().parent / "var" / "screenshots"
 
 _seed = importlib.import_module("endpoints.migrations.0002_seed_event_types").seed
 
@@ -95,3 +100,26 @@ def _end_other_connections_before_the_drop(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # around it are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()

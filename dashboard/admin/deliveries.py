@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince, timeuntil
+from django.utils.timesince import timeuntil
 
 from accounts.models import Account
 from dashboard.tools import (
@@ -21,7 +21,7 @@ from dashboard.tools import (
     redirect_back,
 )
 from deliveries import selectors
-from deliveries.charts import STATUS_COLOURS, hourly_chart
+from deliveries.charts import STATUS_COLOURS, ago, hourly_chart
 from deliveries.models import Delivery, Event, Notice
 from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
 from endpoints.models import Endpoint
@@ -103,14 +103,6 @@ def outcome(status_code, error_class, error) -> str:
     if status_code:
         return format_html('<span class="fh-outcome" title="{}">HTTP {}</span>', error, status_code)
     return "—"
-
-
-def ago(moment) -> str:
-    if moment is None:
-        return "—"
-    seconds = (timezone.now() - moment).total_seconds()
-    text = "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
-    return format_html('<span title="{}">{}</span>', f"{moment:%Y-%m-%d %H:%M:%S %Z}", text)
 
 
 class CreatedFilter(admin.SimpleListFilter):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from dashboard.admin.deliveries import ago, outcome, retry_message, status_badge
+from dashboard.admin.deliveries import outcome, retry_message, status_badge
 from dashboard.tools import (
     AutocompleteFilter,
     TitledChangeList,
@@ -19,7 +19,7 @@ from dashboard.tools import (
     redirect_back,
 )
 from deliveries import selectors
-from deliveries.charts import STATUS_COLOURS, hourly_chart
+from deliveries.charts import STATUS_COLOURS, ago, hourly_chart
 from deliveries.services import (
     endpoint_delete,
     endpoint_disable,

@@ -2,19 +2,16 @@
 1366×768 and at 1920×1080, with a real worker delivering the retried delivery. Leaves a
 screenshot of every main page at both sizes in tests/var/screenshots/."""
 
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from deliveries.models import Attempt, Delivery
 from deliveries.services import event_emit
+from tests.conftest import CHROMIUM, SCREENSHOTS
 from tests.factories import make_endpoint
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 SIZES = [(1366, 768), (1920, 1080)]
 
 pytestmark = [
@@ -22,29 +19,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # around it are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def _no_sideways_scroll(page) -> None:

@@ -2,7 +2,7 @@
 
 from django import template
 
-from dashboard.admin.deliveries import ago
+from deliveries.charts import ago
 
 register = template.Library()
 
