@@ -5,7 +5,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAcceptable, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 
 
@@ -16,7 +17,7 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):  # nested serializers too (their data, not initial_data)
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({name: "unknown field" for name in unknown})
+                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
         return super().to_internal_value(data)
 
 
@@ -49,6 +50,24 @@ class QueryFilterSerializer(serializers.Serializer):
         return {cls.LOOKUPS[name]: value for name, value in filters.validated_data.items()}
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: "yes", 1 or "false" are errors, not guesses."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: "600", 600.0 or true are errors."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class IriField(StrictCharField):
     """A URL that may be an IRI (non-ASCII host or path): `format: iri` in the schema."""
 
@@ -68,6 +87,17 @@ class OptionalChoiceField(serializers.ChoiceField):
         return super().to_representation(value) if value else None
 
 
+class KnownFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` naming a format this view does not render is a 406 `not_acceptable`
+    (DRF answers 404, which no list documents)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        wanted = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if wanted and wanted not in {renderer.format for renderer in renderers}:
+            raise NotAcceptable(f"No {wanted[:40]!r} format here; JSON is.")
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class NewestFirstPagination(CursorPagination):
     """Keyset pagination on the primary key: as fast on page 10,000 as on page 1.
 
@@ -84,7 +114,7 @@ class NewestFirstPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= self.max_page_size:
             raise serializers.ValidationError(
                 {"limit": [f"must be a whole number from 1 to {self.max_page_size}"]}
             )
@@ -95,9 +125,22 @@ class NewestFirstPagination(CursorPagination):
         if encoded is not None and not _looks_like_a_cursor(encoded):
             raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]})
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound as exc:
             raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]}) from exc
+        if cursor is not None and not self._valid_position(cursor.position):
+            raise serializers.ValidationError({"cursor": [_NOT_A_CURSOR]})
+        return cursor
+
+    def _valid_position(self, position) -> bool:
+        """A position our lists can compare with: an id (18 ASCII digits at most) for the
+        lists by id, text without NUL for the catalogue by name."""
+        if position is None:
+            return True
+        ordering = self.ordering[0] if isinstance(self.ordering, list | tuple) else self.ordering
+        if ordering.lstrip("-") == "pk":
+            return position.isascii() and position.isdigit() and len(position) <= 18
+        return "\x00" not in position and len(position) <= 200
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -27,6 +27,7 @@ CODES = {
     "method_not_allowed": (405, "The path exists but not with this method."),
     "not_acceptable": (406, "The `Accept` header asks for something other than JSON."),
     "conflict": (409, "The object is not in a state that allows this (retry: `skipped`)."),
+    "length_required": (411, "A body sent without Content-Length (chunked): send its length."),
     "payload_too_large": (413, "The body is over the size limit."),
     "unsupported_media_type": (415, "The body is not `application/json`."),
     "throttled": (429, "Too many requests for this API key: wait `Retry-After` seconds."),
@@ -77,6 +78,13 @@ def not_found(request, exception=None):
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
     return JsonResponse(error_body("not_found", f"No such resource: {request.path}"), status=404)
+
+
+def bad_request(request, exception=None):
+    """Django's 400 (a disallowed Host header, …) under /api/: the API's error shape."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    return JsonResponse(error_body("invalid", "Bad request."), status=400)
 
 
 def server_error(request):

@@ -110,7 +110,7 @@ def _error_response(status: int, **extra) -> dict:
 
 def _statuses(path: str, method: str, operation: dict) -> list[int]:
     """The error statuses this operation can answer."""
-    statuses = [401, 406, 429]
+    statuses = [401, 406, 429, 500]
     has_body = "requestBody" in operation
     has_query = any(p["in"] == "query" for p in operation.get("parameters", []))
     if has_body or has_query:
@@ -118,7 +118,7 @@ def _statuses(path: str, method: str, operation: dict) -> list[int]:
     if "{" in path:
         statuses.append(404)
     if has_body:
-        statuses += [413, 415]
+        statuses += [411, 413, 415]
     if operation["operationId"] == "deliveries_retry":
         statuses.append(409)
     return sorted(statuses)

@@ -7,7 +7,9 @@ from api.common import (
     JsonObjectField,
     OptionalChoiceField,
     QueryFilterSerializer,
+    StrictBooleanField,
     StrictCharField,
+    StrictIntegerField,
     StrictSerializer,
 )
 from deliveries.models import Attempt, Delivery, Event
@@ -105,7 +107,7 @@ class EndpointInputSerializer(StrictSerializer):
         " all; not flexhooks' own headers (content-type, user-agent, webhook-*) nor"
         " hop-by-hop or framing ones (connection, host, te, upgrade, expect, …).",
     )
-    enabled = serializers.BooleanField(
+    enabled = StrictBooleanField(
         required=False, help_text="false disables the endpoint; true enables it again."
     )
 
@@ -124,7 +126,7 @@ class SecretSerializer(serializers.Serializer):
 class RotateSecretInputSerializer(StrictSerializer):
     """A secret rotation."""
 
-    grace_seconds = serializers.IntegerField(
+    grace_seconds = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=30 * 24 * 3600,
@@ -356,13 +358,13 @@ class BrandSerializer(StrictSerializer):
 class PortalSessionInputSerializer(StrictSerializer):
     """A one-time link to the account's customer portal."""
 
-    expires_in = serializers.IntegerField(
+    expires_in = StrictIntegerField(
         required=False,
         min_value=1,
         max_value=24 * 3600,
         help_text="Seconds the link may wait to be opened (default 600).",
     )
-    read_only = serializers.BooleanField(
+    read_only = StrictBooleanField(
         required=False, default=False, help_text="true: the portal shows, changes nothing."
     )
     brand = BrandSerializer(required=False, help_text="Optional branding of the portal.")

@@ -44,7 +44,7 @@ class EventTypeViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = EventType.objects.order_by("name")
     serializer_class = s.EventTypeSerializer
     lookup_field = "name"
-    lookup_value_regex = r"[^/]+"
+    lookup_value_regex = r"[^/\x00]{1,100}"  # no NUL: PostgreSQL text cannot hold one
     pagination_class = CataloguePagination
 
 

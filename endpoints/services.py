@@ -19,6 +19,8 @@ SECRET_GRACE = timedelta(hours=24)
 def event_types_by_name(*, names: Iterable[str], field: str = "event_types") -> list[EventType]:
     """The catalogue rows for names; unknown or archived names are a ValidationError."""
     names = list(dict.fromkeys(names))
+    if any(not isinstance(name, str) or "\x00" in name for name in names):
+        raise ValidationError({field: "event type names are text without NUL characters"})
     found = {et.name: et for et in EventType.objects.filter(name__in=names)}
     unknown = [name for name in names if name not in found]
     if unknown:

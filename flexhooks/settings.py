@@ -131,6 +131,7 @@ MIDDLEWARE = [
     # Static files (the dashboard's and the API docs') from STATIC_ROOT, by the app server
     # itself: gunicorn with DEBUG=0 needs nothing in front.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api.middleware.RefuseUnsizedBodies",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -437,6 +438,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": FLEXHOOKS_API_RATE},
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # An unknown ?format= is a 406 (DRF would answer 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.common.KnownFormatNegotiation",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

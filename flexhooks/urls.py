@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
 ]
 
+handler400 = "api.errors.bad_request"
 handler404 = "api.errors.not_found"
 handler500 = "api.errors.server_error"

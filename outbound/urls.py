@@ -1,14 +1,15 @@
 """Endpoint URLs as people write them, and as they go on the wire.
 
 A URL is stored as it was given (an IDN host, a non-ASCII path or query) and sent in its
-standard ASCII form: the host IDNA-encoded, path and query percent-encoded as UTF-8 (an
-escape already there is kept, not encoded twice).
+standard ASCII form: the host IDNA-encoded (IDNA 2008 with UTS #46, as browsers), path
+and query percent-encoded as UTF-8 (an escape already there is kept, not encoded twice).
 """
 
 import functools
 from urllib.parse import urlsplit, urlunsplit
 
-from django.utils.encoding import iri_to_uri, punycode
+import idna
+from django.utils.encoding import iri_to_uri
 
 
 class InvalidURLError(ValueError):
@@ -32,8 +33,14 @@ def ascii_url(url: str) -> str:
         ascii_host = f"[{host}]"
     else:
         try:
-            ascii_host = punycode(host.rstrip(".")) if not host.isascii() else host
-        except UnicodeError as exc:
+            # IDNA 2008 with UTS #46 mapping, as browsers do (ß stays ß: xn--zca), so the
+            # host people read is the host we connect to.
+            ascii_host = (
+                idna.encode(host.rstrip("."), uts46=True).decode("ascii")
+                if not host.isascii()
+                else host
+            )
+        except (UnicodeError, idna.IDNAError) as exc:
             raise InvalidURLError(f"the host {host!r} is not a valid domain name") from exc
     netloc = ascii_host if port is None else f"{ascii_host}:{port}"
     path = iri_to_uri(parts.path) or "/"

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from deliveries import payloads
 from endpoints.models import EventType
 
 
@@ -45,6 +46,8 @@ class EndpointForm(forms.Form):
         text = self.cleaned_data["headers"].strip()
         if not text:
             return {}
+        if payloads.text_depth(text) > payloads.MAX_DEPTH:
+            raise forms.ValidationError("Write a flat object of names and text values.")
         try:
             value = json.loads(text)
         except ValueError as exc:
@@ -53,6 +56,8 @@ class EndpointForm(forms.Form):
             ) from exc
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise forms.ValidationError("Write an object of names and text values.")
+        if payloads.problem(value):
+            raise forms.ValidationError(f"Not valid: {payloads.problem(value)}.")
         return value
 
     def add_service_errors(self, error) -> None:

@@ -6,10 +6,10 @@ import functools
 from http.cookies import Morsel
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from portal.services import portal_session_find
 
@@ -68,15 +68,21 @@ def refuse(request, status: int, title: str, text: str):
     )
 
 
-def portal_view(view=None, *, changes: bool = False):
+def portal_view(view=None, *, changes: bool = False, read_only_too: bool = False):
     """Guard a portal view: a live portal session (else the "ask for a new link" page, with
     no data); GET only, or, for `changes`, POST only with the session's form token and a
-    session that is not read-only. `request.portal` is the session."""
+    session that is not read-only (unless `read_only_too`: signing out). `request.portal`
+    is the session. Every answer, a 404 or a 405 too, carries the portal's headers."""
     if view is None:
-        return functools.partial(portal_view, changes=changes)
+        return functools.partial(portal_view, changes=changes, read_only_too=read_only_too)
+    method = "POST" if changes else "GET"
 
     @functools.wraps(view)
     def guarded(request, *args, **kwargs):
+        if request.method != method and not (method == "GET" and request.method == "HEAD"):
+            response = refuse(request, 405, "Not here", f"This page answers {method} only.")
+            response["Allow"] = method
+            return response
         session = portal_session_find(raw_token=request.COOKIES.get(COOKIE))
         if session is None:
             return refuse(
@@ -87,7 +93,7 @@ def portal_view(view=None, *, changes: bool = False):
             )
         request.portal = session
         if request.method == "POST":
-            if session.read_only:
+            if session.read_only and not read_only_too:
                 return refuse(
                     request, 403, "Read only", "This portal session cannot change anything."
                 )
@@ -95,7 +101,9 @@ def portal_view(view=None, *, changes: bool = False):
                 return refuse(
                     request, 403, "The form has expired", "Reload the page and try again."
                 )
-        return protect(view(request, *args, **kwargs))
+        try:
+            return protect(view(request, *args, **kwargs))
+        except Http404:
+            return refuse(request, 404, "Not found", "There is no such page in your portal.")
 
-    method = require_POST if changes else require_GET
-    return csrf_exempt(method(guarded))
+    return csrf_exempt(guarded)

@@ -33,8 +33,8 @@ from endpoints.services import (
     endpoint_update,
 )
 from portal.forms import DeliveryFilterForm, EndpointForm, RecoverForm
+from portal.guard import COOKIE, protect, refuse, set_session_cookie
 from portal.guard import portal_view as page
-from portal.guard import protect, refuse, set_session_cookie
 from portal.services import portal_link_open
 
 audit = logging.getLogger("flexhooks.audit")
@@ -86,10 +86,12 @@ def enter(request, token: str):
     return protect(response)
 
 
-@page(changes=True)
+@page(changes=True, read_only_too=True)
 def leave(request):
     request.portal.delete()
-    return refuse(request, 200, "Signed out", "Your portal session has ended.")
+    response = refuse(request, 200, "Signed out", "Your portal session has ended.")
+    response.delete_cookie(COOKIE, path="/portal/")
+    return response
 
 
 # --- endpoints ----------------------------------------------------------------------------
@@ -107,6 +109,8 @@ def endpoints(request):
 
 @page
 def endpoint_new(request):
+    if request.portal.read_only:
+        return refuse(request, 403, "Read only", "This portal session cannot change anything.")
     return render(
         request, "portal/endpoint_form.html", {"form": EndpointForm(), "nav": "endpoints"}
     )
@@ -312,7 +316,10 @@ def deliveries(request):
     endpoints_of_account = list(_endpoints(request).order_by("url"))
     form = DeliveryFilterForm(request.GET or None, endpoints=endpoints_of_account)
     rows = _deliveries(request).select_related("endpoint", "event__event_type").order_by("-pk")
-    if form.is_bound and form.is_valid():
+    status = 200
+    if form.is_bound and not form.is_valid():
+        rows, status = rows.none(), 400  # a filter that does not apply shows nothing
+    elif form.is_bound:
         data = form.cleaned_data
         lookups = {
             "status": data["status"] or None,
@@ -324,7 +331,7 @@ def deliveries(request):
         }
         rows = rows.filter(**{k: v for k, v in lookups.items() if v is not None})
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit() and len(before) <= 18:
         rows = rows.filter(pk__lt=int(before))
     page_rows = list(rows[: PAGE_SIZE + 1])
     more = len(page_rows) > PAGE_SIZE
@@ -346,6 +353,7 @@ def deliveries(request):
             "paged": bool(before),
             "nav": "deliveries",
         },
+        status=status,
     )
 
 

@@ -185,6 +185,14 @@ def _each_error(tenant, event_types):
         tenant.generic("POST", "/api/v1/endpoints", "url=x", content_type="text/plain"),
         "unsupported_media_type",
     )
+    yield (
+        "POST",
+        "/api/v1/events",
+        tenant.generic(
+            "POST", "/api/v1/events", b"", "application/json", HTTP_TRANSFER_ENCODING="chunked"
+        ),
+        "length_required",
+    )
 
 
 def test_every_error_has_the_shape_and_a_documented_status(schema, tenant, event_types):

@@ -93,16 +93,88 @@ def test_an_idempotency_key_must_be_a_bounded_string(api, key):
     _nothing_written()
 
 
-@pytest.mark.parametrize("limit", ["-1", "0", "abc", "1.5", "201", "100000", ""])
+@pytest.mark.parametrize(
+    "limit", ["-1", "0", "abc", "1.5", "201", "100000", "", "%C2%B2", "%D9%A3"]
+)
 def test_a_bad_limit_is_a_400_not_the_default(api, limit):
     error = _error(api.get(f"/api/v1/deliveries?limit={limit}"), 400)
     assert "limit" in error["fields"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "bz1hYmM%3D", "%00", "cj0xJnA9"])
-def test_a_malformed_cursor_is_a_400(api, cursor):
-    error = _error(api.get(f"/api/v1/events?cursor={cursor}"), 400)
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "bz1hYmM%3D",
+        "%00",
+        "cj0xJnA9",
+        "cD1h",
+        "cD0xZTQwMA%3D%3D",
+        "cD0yMDI2LTAxLTAx",
+        "cD0xJTAw",
+    ],
+)
+@pytest.mark.parametrize("path", ["events", "endpoints", "event-types"])
+def test_a_malformed_or_forged_cursor_is_a_400(api, cursor, path):
+    forged_text = cursor in ("cD1h", "cD0xZTQwMA%3D%3D", "cD0yMDI2LTAxLTAx")
+    if path == "event-types" and forged_text:
+        # the catalogue is ordered by name: any text is a position it can compare with
+        assert api.get(f"/api/v1/{path}?cursor={cursor}").status_code == 200
+        return
+    error = _error(api.get(f"/api/v1/{path}?cursor={cursor}"), 400)
     assert "cursor" in error["fields"]
+
+
+def test_a_chunked_body_without_a_length_is_a_411_and_changes_nothing(api):
+    response = api.generic(
+        "POST",
+        "/api/v1/portal-sessions",
+        b"",
+        "application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert _error(response, 411)["code"] == "length_required"
+    from portal.models import PortalLink
+
+    assert not PortalLink.objects.exists()
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "rot13", "base64", "zlib", "nope", "latin-1"])
+def test_json_in_another_charset_is_a_400(api, charset):
+    response = api.generic(
+        "POST",
+        "/api/v1/events",
+        b'{"event_type": "invoice.created", "object": {}}',
+        f"application/json; charset={charset}",
+    )
+    assert _error(response, 400)["code"] == "parse_error"
+    _nothing_written()
+
+
+def test_an_unknown_format_is_a_406_and_a_nul_in_a_path_a_404(api):
+    assert _error(api.get("/api/v1/endpoints?format=xml"), 406)["code"] == "not_acceptable"
+    assert _error(api.get("/api/v1/event-types/a%00b"), 404)["code"] == "not_found"
+
+
+def test_a_disallowed_host_under_the_api_is_a_json_400(api):
+    error = _error(api.get("/api/v1/endpoints", HTTP_HOST="evil.example"), 400)
+    assert error["code"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/portal-sessions", {"read_only": "yes"}, "read_only"),
+        ("/api/v1/portal-sessions", {"read_only": 1}, "read_only"),
+        ("/api/v1/portal-sessions", {"expires_in": "600"}, "expires_in"),
+        ("/api/v1/portal-sessions", {"expires_in": 600.0}, "expires_in"),
+        ("/api/v1/portal-sessions", {"expires_in": True}, "expires_in"),
+        ("/api/v1/portal-sessions", {"zzz": 1}, "zzz"),
+    ],
+)
+def test_booleans_and_integers_are_json_booleans_and_integers(api, path, body, field):
+    error = _error(api.post(path, body, format="json"), 400)
+    assert isinstance(error["fields"][field], list), error
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,9 @@ from tests.factories import make_endpoint
         ("https://example.com", "https://example.com/"),
         ("http://[2001:db8::1]:8080/h", "http://[2001:db8::1]:8080/h"),
         ("https://example.com/a b", "https://example.com/a%20b"),
+        # IDNA 2008 with UTS #46, as browsers: ß is kept, ℂ maps to c
+        ("https://ß.example/", "https://xn--zca.example/"),
+        ("https://ℂ.example/", "https://c.example/"),
     ],
 )
 def test_an_iri_is_sent_in_its_ascii_form(given, sent):

@@ -142,7 +142,9 @@ def test_another_accounts_ids_are_404_for_every_page_and_action(client, tenants)
     token = _form_token(client)
     before = _state(beta["account"])
     for path in _pages(beta):
-        assert client.get(path).status_code == 404, path
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response["Cache-Control"] == "no-store", path  # the portal's own 404 page
     for path, data in _actions(beta):
         response = client.post(path, {**data, "form_token": token})
         assert response.status_code == 404, path
@@ -162,9 +164,12 @@ def test_a_read_only_session_changes_nothing_and_shows_no_form(client, tenants):
     assert _state(alpha["account"]) == before
     for path in ["/portal/", "/portal/deliveries", *_pages(alpha)]:
         page = client.get(path).content.decode()
-        assert 'method="post"' not in page, path
-    assert client.get("/portal/endpoints/new").status_code == 200  # the form page, but…
+        actions = re.findall(r'<form method="post" action="([^"]+)"', page)
+        assert actions == ["/portal/leave"], (path, actions)  # signing out only
+    assert client.get("/portal/endpoints/new").status_code == 403
     assert client.post("/portal/endpoints", {"form_token": token}).status_code == 403
+    assert client.post("/portal/leave", {"form_token": token}).status_code == 200
+    assert not PortalSession.objects.exists()
 
 
 def test_a_change_needs_the_sessions_form_token_and_a_post(client, tenants):
@@ -293,3 +298,26 @@ def test_ended_sessions_and_old_links_are_purged(client, tenants):
     assert list(PortalLink.objects.values_list("used_at", flat=True)) != []  # the used one
     assert not PortalLink.objects.filter(pk=unused.pk).exists()
     assert client.get("/portal/").status_code == 401
+
+
+def test_a_filter_that_does_not_apply_shows_nothing(client, tenants):
+    _portal(client, tenants["alpha"]["account"])
+    for query in ("status=x", f"endpoint={tenants['beta']['endpoint'].pk}", "before=%C2%B2"):
+        response = client.get(f"/portal/deliveries?{query}")
+        if query.startswith("before"):
+            assert response.status_code == 200  # ignored: not one of our positions
+            continue
+        assert response.status_code == 400, query
+        assert '<table class="list">' not in response.content.decode(), query  # no rows
+
+
+def test_custom_headers_in_the_portal_are_checked_like_the_apis(client, tenants):
+    _portal(client, tenants["alpha"]["account"])
+    token = _form_token(client)
+    for headers in ('{"X-A": "\\ud800"}', "[" * 50_000 + "]" * 50_000, '{"Connection": "x"}'):
+        response = client.post(
+            "/portal/endpoints",
+            {"url": "https://h.example.com/", "headers": headers, "form_token": token},
+        )
+        assert response.status_code == 400, headers[:20]
+    assert not Endpoint.objects.filter(url="https://h.example.com/").exists()
