@@ -34,6 +34,9 @@ def database_url() -> str:
     return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
+WORKER_APPLICATION_NAME = "flexhooks-test-worker"
+
+
 class WorkerProcess:
     def __init__(
         self,
@@ -60,6 +63,8 @@ class WorkerProcess:
             **FAST_SETTINGS,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": self.broker_url,
+            # libpq names the worker's connections, so a drill can end exactly those.
+            "PGAPPNAME": WORKER_APPLICATION_NAME,
             **self.extra_env,
         }
         command = celery_worker_command(
