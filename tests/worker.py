@@ -16,13 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Short timings so that faults heal within seconds in tests.
 FAST_SETTINGS = {
     "FLEXHOOKS_RETRY_SCHEDULE": "1,1,1",
-    "FLEXHOOKS_RETRY_JITTER": "0.2",
-    "FLEXHOOKS_MIN_DELAY_WHEN_SLOW": "0",
     "FLEXHOOKS_CONNECT_TIMEOUT": "1",
     "FLEXHOOKS_REQUEST_DEADLINE": "2",
-    "FLEXHOOKS_LEASE_SECONDS": "4",
     "FLEXHOOKS_SWEEP_INTERVAL": "1",
-    "FLEXHOOKS_REDISPATCH_AFTER": "3",
     "FLEXHOOKS_ALLOW_LOOPBACK": "1",
 }
 
