@@ -14,7 +14,7 @@ from tests.receiver import Receiver
 from tests.worker import WorkerProcess
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(__file__).resolve().parent / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
 _seed = importlib.import_module("endpoints.migrations.0002_seed_event_types").seed
 

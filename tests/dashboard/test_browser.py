@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright), at a laptop's
 1366×768 and at 1920×1080, with a real worker delivering the retried delivery. Leaves a
-screenshot of every main page at both sizes in tests/var/screenshots/."""
+screenshot of every main page at both sizes in var/screenshots/."""
 
 import time
 

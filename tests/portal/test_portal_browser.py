@@ -1,7 +1,7 @@
 """The customer portal in a real browser (Debian's Chromium driven by Playwright), on a
 laptop (1366×768) and a phone (390×844): a link minted through the API, a failed delivery
 retried and received by the endpoint (real worker, local receiver), an endpoint added
-through the form. Leaves screenshots of every portal page in tests/var/screenshots/."""
+through the form. Leaves screenshots of every portal page in var/screenshots/."""
 
 import time
 
