@@ -101,6 +101,9 @@ def portal_view(view=None, *, changes: bool = False, read_only_too: bool = False
                 return refuse(
                     request, 403, "The form has expired", "Reload the page and try again."
                 )
+        if request.method == "GET" and session.notices:  # shown once, on this page
+            request.portal_notices, session.notices = session.notices, []
+            session.save(update_fields=["notices"])
         try:
             return protect(view(request, *args, **kwargs))
         except Http404:

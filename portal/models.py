@@ -39,6 +39,9 @@ class PortalSession(models.Model):
     link = models.OneToOneField(PortalLink, models.CASCADE, related_name="session")
     read_only = models.BooleanField(default=False)
     brand = models.JSONField(default=dict, blank=True)
+    # Confirmations shown on the next page ([level, text] pairs): kept with the session,
+    # not in Django's Lax messages cookie, so they show inside an iframe too.
+    notices = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
 

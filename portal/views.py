@@ -5,7 +5,6 @@ import json
 import logging
 
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -53,8 +52,11 @@ def _deliveries(request):
     return Delivery.objects.filter(account=request.portal.account)
 
 
-def _done(request, text: str, level=messages.SUCCESS):
-    messages.add_message(request, level, text)
+def _done(request, text: str, level: str = "success"):
+    """A confirmation for the next page, kept with the portal session."""
+    session = request.portal
+    session.notices = [*session.notices, [level, text]][-5:]
+    session.save(update_fields=["notices"])
 
 
 def _retry_text(result) -> str:
@@ -259,7 +261,7 @@ def endpoint_test_view(request, endpoint_id: int):
             endpoint=endpoint, event_type=request.POST.get("event_type", "")
         )
     except ValidationError as exc:
-        _done(request, " ".join(exc.messages), messages.ERROR)
+        _done(request, " ".join(exc.messages), "error")
         return redirect("portal:endpoint", endpoint_id)
     delivery = result.event.deliveries.get()
     _done(request, f"Test event {result.event.pk} sent.")
@@ -271,7 +273,7 @@ def endpoint_recover_view(request, endpoint_id: int):
     endpoint = _endpoint(request, endpoint_id)
     form = RecoverForm(request.POST)
     if not form.is_valid():
-        _done(request, "Give the date and time to recover from.", messages.ERROR)
+        _done(request, "Give the date and time to recover from.", "error")
         return redirect("portal:endpoint", endpoint_id)
     result = endpoint_recover(endpoint=endpoint, since=form.cleaned_data["since"])
     _done(request, _retry_text(result))
@@ -384,7 +386,7 @@ def delivery(request, delivery_id: int):
 def delivery_retry_view(request, delivery_id: int):
     delivery = get_object_or_404(_deliveries(request), pk=delivery_id)
     result = deliveries_retry(delivery_ids=[delivery.pk])
-    _done(request, _retry_text(result), messages.SUCCESS if result.queued else messages.WARNING)
+    _done(request, _retry_text(result), "success" if result.queued else "warning")
     target = request.POST.get("next", "")
     if target.startswith("/portal/") and not target.startswith("//"):
         return redirect(target)
