@@ -242,7 +242,8 @@ USE_TZ = True
 FORMAT_MODULE_PATH = ["flexhooks.formats"]
 
 STATIC_URL = "static/"
-STATIC_ROOT = _read("FLEXHOOKS_STATIC_ROOT", env.path, VAR_DIR / "static")
+# Empty means the default (as .env.example leaves it), never the current directory.
+STATIC_ROOT = Path(_read("FLEXHOOKS_STATIC_ROOT", env.str, "") or VAR_DIR / "static")
 # collectstatic writes compressed copies and content-hashed names (cached for a year by
 # browsers); with DEBUG on, names stay plain and runserver serves the sources. The test
 # suite uses Django's plain storage so it needs no collectstatic
