@@ -8,6 +8,7 @@ start-up with a message that names the variable.
 
 import base64
 import ipaddress
+import sys
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -92,9 +93,15 @@ def _networks(name: str, default):
 
 
 DEBUG = _read("DEBUG", _bool, False)
+# Build-time commands that never sign, encrypt or serve anything run without production's
+# secrets (a fresh checkout's `makemigrations --check`, an image's `collectstatic`).
+_BUILD_COMMAND = sys.argv[1:2] in (["makemigrations"], ["collectstatic"]) and sys.argv[0].endswith(
+    "manage.py"
+)
+_SECRETS_REQUIRED = not DEBUG and not _BUILD_COMMAND
 _DEVELOPMENT_SECRET_KEY = "django-insecure-flexhooks-development-key"  # noqa: S105 - DEBUG only
 SECRET_KEY = _read("SECRET_KEY", env.str, _DEVELOPMENT_SECRET_KEY)
-if not DEBUG and (
+if _SECRETS_REQUIRED and (
     SECRET_KEY == _DEVELOPMENT_SECRET_KEY
     or SECRET_KEY.startswith("django-insecure-")
     or len(SECRET_KEY) < 50
@@ -380,7 +387,7 @@ FLEXHOOKS_SWEEP_INTERVAL = _read("FLEXHOOKS_SWEEP_INTERVAL", env.float, 5.0)
 # a key is derived from SECRET_KEY, which is fine for development only.
 FLEXHOOKS_ENCRYPTION_KEYS = _read("FLEXHOOKS_ENCRYPTION_KEYS", env.list, [])
 
-if not DEBUG and not FLEXHOOKS_ENCRYPTION_KEYS:
+if _SECRETS_REQUIRED and not FLEXHOOKS_ENCRYPTION_KEYS:
     raise ImproperlyConfigured(
         "FLEXHOOKS_ENCRYPTION_KEYS must hold a Fernet key when DEBUG is off (endpoint secrets"
         " are encrypted with it): "

@@ -69,6 +69,15 @@ def test_manage_py_check_fails_too_and_development_needs_nothing():
     assert _run("manage.py", "check", DEBUG="1").returncode == 0  # make run sets nothing else
 
 
+def test_build_commands_need_no_secrets_and_serving_commands_still_refuse():
+    # a fresh checkout's migrations check and an image build's collectstatic sign nothing
+    result = _run("manage.py", "makemigrations", "--check", "--dry-run", DEBUG="0")
+    assert result.returncode == 0, result.stderr[-500:]
+    for command in (["migrate", "--plan"], ["check"], ["shell", "-c", "print(1)"]):
+        refused = _run("manage.py", *command, DEBUG="0")
+        assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr, command
+
+
 def test_the_deployment_check_passes_with_tls_and_warns_without():
     production = {
         "DEBUG": "0",
