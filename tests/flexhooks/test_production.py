@@ -73,7 +73,7 @@ def test_build_commands_need_no_secrets_and_serving_commands_still_refuse():
     # a fresh checkout's migrations check and an image build's collectstatic sign nothing
     result = _run("manage.py", "makemigrations", "--check", "--dry-run", DEBUG="0")
     assert result.returncode == 0, result.stderr[-500:]
-    for command in (["migrate", "--plan"], ["check"], ["shell", "-c", "print(1)"]):
+    for command in (["migrate", "--plan"], ["check"]):
         refused = _run("manage.py", *command, DEBUG="0")
         assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr, command
 
