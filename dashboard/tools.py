@@ -1,7 +1,6 @@
 """Small pieces the admin modules share: POST-only object views, bounded counting."""
 
 import functools
-import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -83,19 +82,6 @@ def redirect_back(request, obj) -> HttpResponseRedirect:
         opts = obj._meta
         target = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     return HttpResponseRedirect(target)
-
-
-def pretty_json(text: str, *path: str) -> str:
-    """JSON text indented for people (the part at `path`, e.g. "data", "object"); the
-    text as stored when it is too deep to parse (stored before the nesting limit: the
-    parser and the encoder recurse)."""
-    try:
-        value = json.loads(text)
-        for key in path:
-            value = value[key]
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    except (RecursionError, ValueError, KeyError, TypeError):
-        return text
 
 
 class AutocompleteFilter(admin.SimpleListFilter):

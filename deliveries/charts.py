@@ -56,3 +56,24 @@ def ago(moment) -> str:
     seconds = (timezone.now() - moment).total_seconds()
     text = "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
     return format_html('<span title="{}">{}</span>', f"{moment:%Y-%m-%d %H:%M:%S %Z}", text)
+
+
+def outcome(status_code, error_class, error) -> str:
+    """The last attempt's outcome in a word: `HTTP 500`, `timeout`, `dns`, …"""
+    if error_class and error_class != "http":
+        return format_html('<span class="fh-outcome" title="{}">{}</span>', error, error_class)
+    if status_code:
+        return format_html('<span class="fh-outcome" title="{}">HTTP {}</span>', error, status_code)
+    return "—"
+
+
+def health_charts(windows) -> list[dict]:
+    """Each health window (selectors.endpoint_health) with its chart: hourly labels every
+    3 hours for a day, daily labels for a week."""
+    return [
+        {
+            "window": window,
+            "chart": hourly_chart(window.buckets, label_every=3 if window.hours <= 24 else 24),
+        }
+        for window in windows
+    ]

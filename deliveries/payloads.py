@@ -2,6 +2,7 @@
 Unicode text. Checked without recursion, before anything that recurses (the JSON Schema
 check, rendering the envelope, the dashboard's pretty print) sees the object."""
 
+import json
 import re
 from itertools import accumulate
 
@@ -45,3 +46,16 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def pretty_json(text: str, *path: str) -> str:
+    """JSON text indented for people (the part at `path`, e.g. "data", "object"); the
+    text as stored when it is too deep to parse (stored before the nesting limit: the
+    parser and the encoder recurse)."""
+    try:
+        value = json.loads(text)
+        for key in path:
+            value = value[key]
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (RecursionError, ValueError, KeyError, TypeError):
+        return text

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from deliveries import selectors
-from deliveries.charts import STATUS_COLOURS, hourly_chart
+from deliveries.charts import STATUS_COLOURS, health_charts
 from deliveries.models import Delivery
+from deliveries.payloads import pretty_json
 from deliveries.services import (
     deliveries_retry,
     endpoint_delete,
@@ -57,14 +58,6 @@ def _done(request, text: str, level: str = "success"):
     session = request.portal
     session.notices = [*session.notices, [level, text]][-5:]
     session.save(update_fields=["notices"])
-
-
-def _retry_text(result) -> str:
-    text = f"Queued {result.queued} deliver{'y' if result.queued == 1 else 'ies'}."
-    if result.skipped:
-        reasons = ", ".join(f"{n} because {why}" for why, n in result.skipped.items())
-        text += f" Not queued: {reasons}."
-    return text
 
 
 # --- entering -----------------------------------------------------------------------------
@@ -124,13 +117,7 @@ def endpoint_create_view(request):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            endpoint, _ = endpoint_create(
-                account=request.portal.account,
-                url=data["url"],
-                description=data["description"],
-                event_types=data["event_types"],
-                headers=data["headers"],
-            )
+            endpoint, _ = endpoint_create(account=request.portal.account, **data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -162,13 +149,7 @@ def _endpoint_page(request, endpoint, form, *, status: int = 200, secret: str | 
         "nav": "endpoints",
         "endpoint": endpoint,
         "form": form,
-        "health": [
-            {
-                "window": window,
-                "chart": hourly_chart(window.buckets, label_every=3 if window.hours <= 24 else 24),
-            }
-            for window in windows
-        ],
+        "health": health_charts(windows),
         "status_colours": STATUS_COLOURS,
         "last_error": selectors.endpoint_last_error(endpoint),
         "recent": endpoint.deliveries.select_related("event__event_type").order_by("-pk")[:10],
@@ -191,13 +172,7 @@ def endpoint_update_view(request, endpoint_id: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            endpoint_update(
-                endpoint=endpoint,
-                url=data["url"],
-                description=data["description"],
-                event_types=data["event_types"],
-                headers=data["headers"],
-            )
+            endpoint_update(endpoint=endpoint, **data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
@@ -276,7 +251,7 @@ def endpoint_recover_view(request, endpoint_id: int):
         _done(request, "Give the date and time to recover from.", "error")
         return redirect("portal:endpoint", endpoint_id)
     result = endpoint_recover(endpoint=endpoint, since=form.cleaned_data["since"])
-    _done(request, _retry_text(result))
+    _done(request, result.message)
     return redirect("portal:endpoint", endpoint_id)
 
 
@@ -304,7 +279,7 @@ def catalogue(request):
             {
                 "type": event_type,
                 "schema": json.dumps(event_type.schema, indent=2) if event_type.schema else "",
-                "envelope": json.dumps(json.loads(envelope), indent=2, ensure_ascii=False),
+                "envelope": pretty_json(envelope),
             }
         )
     return render(request, "portal/catalogue.html", {"types": types, "nav": "catalogue"})
@@ -365,10 +340,7 @@ def delivery(request, delivery_id: int):
         _deliveries(request).select_related("endpoint", "event__event_type"), pk=delivery_id
     )
     attempts = list(delivery.attempts.order_by("number"))
-    try:
-        envelope = json.dumps(json.loads(delivery.event.body), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        envelope = delivery.event.body
+    envelope = pretty_json(delivery.event.body)
     return render(
         request,
         "portal/delivery.html",
@@ -386,7 +358,7 @@ def delivery(request, delivery_id: int):
 def delivery_retry_view(request, delivery_id: int):
     delivery = get_object_or_404(_deliveries(request), pk=delivery_id)
     result = deliveries_retry(delivery_ids=[delivery.pk])
-    _done(request, _retry_text(result), "success" if result.queued else "warning")
+    _done(request, result.message, "success" if result.queued else "warning")
     target = request.POST.get("next", "")
     if target.startswith("/portal/") and not target.startswith("//"):
         return redirect(target)

@@ -17,13 +17,13 @@ from dashboard.tools import (
     TitledChangeList,
     autocomplete_media,
     object_action_urls,
-    pretty_json,
     redirect_back,
 )
 from deliveries import selectors
-from deliveries.charts import STATUS_COLOURS, ago, hourly_chart
+from deliveries.charts import STATUS_COLOURS, ago, hourly_chart, outcome
 from deliveries.models import Delivery, Event, Notice
-from deliveries.services import RetryResult, deliveries_retry, event_retry_failed
+from deliveries.payloads import pretty_json
+from deliveries.services import deliveries_retry, event_retry_failed
 from endpoints.models import Endpoint
 
 
@@ -33,14 +33,6 @@ def status_badge(status: str) -> str:
         STATUS_COLOURS.get(status, "#4a5568"),
         status,
     )
-
-
-def retry_message(result: RetryResult) -> str:
-    text = f"Queued {result.queued} deliver{'y' if result.queued == 1 else 'ies'} for retry."
-    if result.skipped:
-        reasons = ", ".join(f"{n} because {why}" for why, n in result.skipped.items())
-        text += f" Skipped {sum(result.skipped.values())}: {reasons}."
-    return text
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -94,15 +86,6 @@ def endpoint_link(endpoint) -> str:
     url = reverse("admin:endpoints_endpoint_change", args=[endpoint.pk])
     shown = endpoint.url.split("://", 1)[-1]
     return format_html('<a class="fh-url" href="{}" title="{}">{}</a>', url, endpoint.url, shown)
-
-
-def outcome(status_code, error_class, error) -> str:
-    """The last attempt's outcome in a word: `HTTP 500`, `timeout`, `dns`, …"""
-    if error_class and error_class != "http":
-        return format_html('<span class="fh-outcome" title="{}">{}</span>', error, error_class)
-    if status_code:
-        return format_html('<span class="fh-outcome" title="{}">HTTP {}</span>', error, status_code)
-    return "—"
 
 
 class CreatedFilter(admin.SimpleListFilter):
@@ -286,7 +269,7 @@ class DeliveryAdmin(TitledChangeList, admin.ModelAdmin):
     @admin.action(description="Retry selected deliveries")
     def retry_selected(self, request, queryset):
         result = deliveries_retry(delivery_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, retry_message(result), messages.SUCCESS)
+        self.message_user(request, result.message, messages.SUCCESS)
 
     def get_urls(self):
         return [
@@ -302,7 +285,7 @@ class DeliveryAdmin(TitledChangeList, admin.ModelAdmin):
     def retry_view(self, request, delivery):
         result = deliveries_retry(delivery_ids=[delivery.pk])
         level = messages.SUCCESS if result.queued else messages.WARNING
-        self.message_user(request, retry_message(result), level)
+        self.message_user(request, result.message, level)
         return redirect_back(request, delivery)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -396,7 +379,7 @@ class EventAdmin(TitledChangeList, admin.ModelAdmin):
 
     def retry_failed_view(self, request, event):
         result = event_retry_failed(event=event)
-        self.message_user(request, retry_message(result), messages.SUCCESS)
+        self.message_user(request, result.message, messages.SUCCESS)
         return redirect_back(request, event)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from dashboard.admin.deliveries import outcome, retry_message, status_badge
+from dashboard.admin.deliveries import status_badge
 from dashboard.tools import (
     AutocompleteFilter,
     TitledChangeList,
@@ -19,7 +19,7 @@ from dashboard.tools import (
     redirect_back,
 )
 from deliveries import selectors
-from deliveries.charts import STATUS_COLOURS, ago, hourly_chart
+from deliveries.charts import STATUS_COLOURS, ago, health_charts, outcome
 from deliveries.services import (
     endpoint_delete,
     endpoint_disable,
@@ -296,7 +296,7 @@ class EndpointAdmin(TitledChangeList, admin.ModelAdmin):
             )
             return redirect_back(request, endpoint)
         result = endpoint_recover(endpoint=endpoint, since=since)
-        self.message_user(request, retry_message(result), messages.SUCCESS)
+        self.message_user(request, result.message, messages.SUCCESS)
         return redirect_back(request, endpoint)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -307,15 +307,7 @@ class EndpointAdmin(TitledChangeList, admin.ModelAdmin):
             windows = selectors.endpoint_health(endpoint)
             last_error = selectors.endpoint_last_error(endpoint)
             extra_context.update(
-                health=[
-                    {
-                        "window": window,
-                        "chart": hourly_chart(
-                            window.buckets, label_every=3 if window.hours <= 24 else 24
-                        ),
-                    }
-                    for window in windows
-                ],
+                health=health_charts(windows),
                 last_error=last_error,
                 last_error_outcome=last_error
                 and outcome(

@@ -20,6 +20,15 @@ class RetryResult:
     queued: int = 0
     skipped: Counter = field(default_factory=Counter)
 
+    @property
+    def message(self) -> str:
+        """What happened, for people (the dashboard's and the portal's confirmation)."""
+        text = f"Queued {self.queued} deliver{'y' if self.queued == 1 else 'ies'} for retry."
+        if self.skipped:
+            reasons = ", ".join(f"{n} because {why}" for why, n in self.skipped.items())
+            text += f" Skipped {sum(self.skipped.values())}: {reasons}."
+        return text
+
 
 @transaction.atomic
 def deliveries_retry(*, delivery_ids: Iterable[int]) -> RetryResult:
