@@ -42,6 +42,17 @@ class EndpointForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["event_types"].choices = event_type_choices()
 
+    def event_type_groups(self) -> list[dict]:
+        """The checkboxes by group, each group open when one of its types is ticked (or
+        for the first group), so a subscription is never hidden in a closed group."""
+        ticked = set(self["event_types"].value() or [])
+        groups = []
+        for index, (group, choices) in enumerate(self.fields["event_types"].choices):
+            rows = [(value, label, value in ticked) for value, label in choices]
+            opened = index == 0 or any(checked for _, _, checked in rows)
+            groups.append({"name": group, "choices": rows, "open": opened})
+        return groups
+
     def clean_headers(self) -> dict:
         text = self.cleaned_data["headers"].strip()
         if not text:

@@ -232,6 +232,9 @@ def test_add_an_endpoint_reveal_its_secret_and_see_bad_input_explained(client, t
         "invoice.created",
         "invoice.voided",
     ]
+    settings_page = client.get(f"/portal/endpoints/{endpoint.pk}").content.decode()
+    invoice_group = re.search(r"<details( open)?><summary>invoice</summary>", settings_page)
+    assert invoice_group.group(1) == " open"  # a ticked type is never hidden in a closed group
     page = client.post(f"/portal/endpoints/{endpoint.pk}/secret", {"form_token": token})
     secret = re.search(r"whsec_[A-Za-z0-9+/=]+", page.content.decode()).group(0)
     assert secret not in caplog.text and "secret revealed" in caplog.text
