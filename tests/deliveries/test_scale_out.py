@@ -50,13 +50,18 @@ def test_a_database_connection_killed_under_a_running_worker_loses_nothing(
         for n in range(40)
     }
     wait_until(lambda: Delivery.objects.filter(status="succeeded").count() >= 5)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name = %s",
-            [WORKER_APPLICATION_NAME],
-        )
-        (killed,) = cursor.fetchone()
+
+    def kill_the_workers_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = %s",
+                [WORKER_APPLICATION_NAME],
+            )
+            return cursor.fetchone()[0]
+
+    # The worker's connections are named (PGAPPNAME); between two takes it may hold none.
+    killed = wait_until(kill_the_workers_connections, timeout=10, message="a worker connection")
     assert killed >= 1  # the worker's connection(s)
 
     wait_until(_all_succeeded(40), timeout=60, message="every delivery after the kill")
